@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "kemu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kemu", targets: ["kemu"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C interop with Debian's libmicrohttpd (apt-get install libmicrohttpd-dev).
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        // HTTP engine: everything libmicrohttpd-specific stays here.
+        .target(name: "KemuHTTP", dependencies: ["CMicroHTTPD"]),
+        // JSON value model, metadata helpers, selectors, patches, Status errors.
+        .target(name: "KemuAPI"),
+        // The object store: resourceVersion, objects, event log, watch fan-out.
+        .target(name: "KemuStore", dependencies: ["KemuAPI"]),
+        // One description per resource kind: defaults, validation, table columns, field selectors.
+        .target(name: "KemuRegistry", dependencies: ["KemuAPI", "KemuStore"]),
+        // Controllers that run inside kemu (garbage collector, namespace lifecycle, ...).
+        .target(name: "KemuControllers", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry"]),
+        // REST handlers, routing, discovery, OpenAPI, Tables.
+        .target(name: "KemuServer", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP", "KemuControllers"]),
+        .executableTarget(name: "kemu", dependencies: [
+            "KemuServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "KemuAPITests", dependencies: ["KemuAPI"]),
+        .testTarget(name: "KemuStoreTests", dependencies: ["KemuStore", "KemuAPI"]),
+        .testTarget(name: "KemuRegistryTests", dependencies: ["KemuRegistry", "KemuAPI", "KemuStore"]),
+        .testTarget(name: "KemuServerTests", dependencies: ["KemuServer", "KemuAPI", "KemuStore", "KemuRegistry"]),
+    ]
+)

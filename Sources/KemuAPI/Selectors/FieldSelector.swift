@@ -1,0 +1,84 @@
+/// Field selectors: comma-separated `field=value`, `field==value`, `field!=value`, ANDed.
+/// Backslash escapes `\`, `,` and `=` in values.
+public struct FieldSelector: Sendable, Equatable {
+    public struct Requirement: Sendable, Equatable {
+        public var field: String
+        public var value: String
+        public var negated: Bool
+        public init(field: String, value: String, negated: Bool) { self.field = field; self.value = value; self.negated = negated }
+    }
+
+    public var requirements: [Requirement]
+    public init(_ r: [Requirement] = []) { requirements = r }
+    public var isEmpty: Bool { requirements.isEmpty }
+
+    public struct ParseError: Error, Sendable { public let message: String }
+
+    public static func parse(_ s: String) throws(ParseError) -> FieldSelector {
+        if s.isEmpty { return FieldSelector() }
+        var reqs: [Requirement] = []
+        // Split on unescaped commas.
+        var terms: [String] = []
+        var cur = ""
+        var escaped = false
+        for ch in s {
+            if escaped { cur.append("\\"); cur.append(ch); escaped = false; continue }
+            if ch == "\\" { escaped = true; continue }
+            if ch == "," { terms.append(cur); cur = ""; continue }
+            cur.append(ch)
+        }
+        if escaped { throw ParseError(message: "invalid field selector: \(s): trailing backslash") }
+        terms.append(cur)
+        for term in terms {
+            if term.isEmpty { continue }
+            let (field, rest, negated): (String, String, Bool)
+            if let r = term.range(of: "!=") {
+                field = String(term[..<r.lowerBound]); rest = String(term[r.upperBound...]); negated = true
+            } else if let r = term.range(of: "==") {
+                field = String(term[..<r.lowerBound]); rest = String(term[r.upperBound...]); negated = false
+            } else if let r = term.range(of: "=") {
+                field = String(term[..<r.lowerBound]); rest = String(term[r.upperBound...]); negated = false
+            } else {
+                throw ParseError(message: "invalid selector: '\(s)'; can't understand '\(term)'")
+            }
+            var value = ""
+            var esc = false
+            for ch in rest {
+                if esc {
+                    guard ch == "\\" || ch == "," || ch == "=" else {
+                        throw ParseError(message: "invalid field selector: '\(s)': invalid escape sequence: \\\(ch)")
+                    }
+                    value.append(ch); esc = false; continue
+                }
+                if ch == "\\" { esc = true; continue }
+                if ch == "=" { throw ParseError(message: "invalid field selector: '\(s)': unescaped '=' in value") }
+                value.append(ch)
+            }
+            reqs.append(Requirement(field: field.trimmingWhitespace(), value: value, negated: negated))
+        }
+        return FieldSelector(reqs)
+    }
+
+    /// `fields` maps selectable field names to values for one object.
+    public func matches(_ fields: (String) -> String?) -> Bool {
+        for r in requirements {
+            let v = fields(r.field) ?? ""
+            if r.negated ? (v == r.value) : (v != r.value) { return false }
+        }
+        return true
+    }
+
+    /// The name an exact `metadata.name=` term pins, if any.
+    public var exactName: String? {
+        requirements.first { $0.field == "metadata.name" && !$0.negated }?.value
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " { s.removeFirst() }
+        while let l = s.last, l == " " { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,117 @@
+import Dispatch
+import KemuAPI
+import KemuRegistry
+import KemuStore
+import Synchronization
+
+/// Deletes dependents whose owners are gone (background cascading deletion) and honours the
+/// `orphan` and `foregroundDeletion` finalizers, like kube-controller-manager's garbage collector.
+final class GarbageCollector: Controller, @unchecked Sendable {
+    let name = "garbage-collector"
+    let storage: ObjectStorage
+    let queue = DispatchQueue(label: "kemu.gc")
+
+    struct Ref: Hashable { let resource: GroupResource; let namespace: String; let name: String; let uid: String }
+
+    // Touched only on `queue`.
+    var dependents: [String: Set<Ref>] = [:]      // owner uid → dependents
+    var ownersOf: [Ref: [String]] = [:]           // dependent → owner uids
+    var live: [String: Ref] = [:]                 // uid → object
+    var feeds: [EventFeed] = []
+
+    init(storage: ObjectStorage) { self.storage = storage }
+
+    func start() {
+        feeds = follow(storage, kinds: storage.registry.kinds, queue: queue, initial: { [self] kind, items in
+            for o in items { observe(kind.groupResource, o, deleted: false) }
+        }, handler: { [self] e in handle(e) })
+    }
+
+    func stop() { for f in feeds { storage.store.hub.unregister(f) } }
+
+    func ref(_ r: GroupResource, _ o: StoredObject) -> Ref { Ref(resource: r, namespace: o.namespace, name: o.name, uid: o.object.uid) }
+
+    func observe(_ r: GroupResource, _ o: StoredObject, deleted: Bool) {
+        let me = ref(r, o)
+        for old in ownersOf[me] ?? [] { dependents[old]?.remove(me) }
+        ownersOf[me] = nil
+        if deleted {
+            live[me.uid] = nil
+            return
+        }
+        live[me.uid] = me
+        let owners = (o.object.metadata["ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"].stringValue }
+        ownersOf[me] = owners
+        for u in owners { dependents[u, default: []].insert(me) }
+    }
+
+    func handle(_ e: StoreEvent) {
+        observe(e.resource, e.object, deleted: e.type == .deleted)
+        let me = ref(e.resource, e.object)
+        if e.type == .deleted {
+            // Background propagation: the owner is gone, so are its dependents.
+            for d in dependents[me.uid] ?? [] { deleteDependent(d, ownerUID: me.uid) }
+            dependents[me.uid] = nil
+            return
+        }
+        // A dependent whose owners all vanished before it was seen.
+        let owners = ownersOf[me] ?? []
+        if !owners.isEmpty && owners.allSatisfy({ live[$0] == nil }) && e.type == .added {
+            queue.asyncAfter(deadline: .now() + .milliseconds(50)) { [self] in
+                if (ownersOf[me] ?? []).allSatisfy({ live[$0] == nil }), live[me.uid] != nil { deleteDependent(me, ownerUID: owners[0]) }
+            }
+        }
+        if e.object.object.deletionTimestamp != nil { processDeletionFinalizers(e.resource, e.object) }
+    }
+
+    func deleteDependent(_ d: Ref, ownerUID: String) {
+        guard let kind = storage.registry.kind(d.resource) else { return }
+        // Only if every owner is gone (a dependent may have several owners).
+        let remaining = (ownersOf[d] ?? []).filter { $0 != ownerUID && live[$0] != nil }
+        if !remaining.isEmpty { return }
+        var opts = DeleteOptions()
+        opts.preconditionUID = d.uid
+        opts.propagationPolicy = "Background"
+        _ = try? storage.delete(kind, namespace: d.namespace, name: d.name, options: opts)
+    }
+
+    func processDeletionFinalizers(_ r: GroupResource, _ o: StoredObject) {
+        guard let kind = storage.registry.kind(r) else { return }
+        let fins = o.object.finalizers
+        let uid = o.object.uid
+        if fins.contains("orphan") {
+            for d in dependents[uid] ?? [] {
+                guard let dk = storage.registry.kind(d.resource) else { continue }
+                _ = try? storage.update(dk, namespace: d.namespace, name: d.name) { cur in
+                    var c = cur
+                    let refs = (c.metadata["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"].stringValue != uid }
+                    c.metadata["ownerReferences"] = refs.isEmpty ? nil : .array(refs)
+                    return c
+                }
+            }
+            removeFinalizer(kind, o, "orphan")
+        } else if fins.contains("foregroundDeletion") {
+            let deps = dependents[uid] ?? []
+            if deps.isEmpty {
+                removeFinalizer(kind, o, "foregroundDeletion")
+            } else {
+                for d in deps { deleteDependent(d, ownerUID: uid) }
+                queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+                    if let cur = storage.store.get(r, namespace: o.namespace, name: o.name), cur.object.uid == uid {
+                        processDeletionFinalizers(r, cur)
+                    }
+                }
+            }
+        }
+    }
+
+    func removeFinalizer(_ kind: ResourceKind, _ o: StoredObject, _ f: String) {
+        _ = try? storage.update(kind, namespace: o.namespace, name: o.name) { cur in
+            guard cur.uid == o.object.uid else { return cur }
+            var c = cur
+            let rest = c.finalizers.filter { $0 != f }
+            c.metadata["finalizers"] = rest.isEmpty ? nil : .array(rest.map(JSON.string))
+            return c
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import KemuAPI
+
+/// One immutable version of an object: its JSON and the bytes it encodes to, made once
+/// and shared by GET, LIST and every watcher.
+public final class StoredObject: Sendable {
+    public let object: JSONObject
+    public let bytes: [UInt8]
+    public let resourceVersion: UInt64
+    public let namespace: String
+    public let name: String
+    public let labels: [String: String]
+
+    public init(object: JSONObject, resourceVersion: UInt64) {
+        self.object = object
+        self.bytes = JSONWriter.encode(.object(object))
+        self.resourceVersion = resourceVersion
+        self.namespace = object.namespace
+        self.name = object.name
+        self.labels = object.labels
+    }
+
+    public var key: String { StoreKey.make(namespace: namespace, name: name) }
+}
+
+public enum StoreKey {
+    /// Keys sort by namespace, then name, as etcd's `/registry/<resource>/<ns>/<name>` do.
+    public static func make(namespace: String, name: String) -> String { namespace + "/" + name }
+    public static func prefix(namespace: String) -> String { namespace + "/" }
+}
+
+public enum EventType: String, Sendable {
+    case added = "ADDED"
+    case modified = "MODIFIED"
+    case deleted = "DELETED"
+}
+
+/// A change to one object, at one resourceVersion.
+public struct StoreEvent: Sendable {
+    public let type: EventType
+    public let resource: GroupResource
+    public let object: StoredObject
+    /// The version before this change (nil for ADDED).
+    public let previous: StoredObject?
+    public var resourceVersion: UInt64 { object.resourceVersion }
+
+    public init(type: EventType, resource: GroupResource, object: StoredObject, previous: StoredObject?) {
+        self.type = type; self.resource = resource; self.object = object; self.previous = previous
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import KemuServer
+
+struct Kemu: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kemu",
+        abstract: "A fast Kubernetes API emulator for the service-discovery story.",
+        subcommands: [Serve.self, Kubeconfig.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the Kubernetes API.")
+
+    @Option(help: "Address to listen on.") var address = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free port).") var port = 8080
+    @Option(help: "HTTP worker threads.") var threads = 2
+    @Option(help: "Maximum simultaneous connections (watches included).") var connectionLimit = 10_000
+    @Option(help: "How many events the watch history keeps.") var eventHistory = 10_000
+    @Option(help: "Seconds between BOOKMARK events on watches that allow them.") var watchBookmarkInterval = 60.0
+    @Option(help: "Unsent bytes after which a slow watcher is ended.") var watchBufferBytes = 16 * 1024 * 1024
+    @Option(help: "Largest request body accepted, in bytes.") var maxBodyBytes = 3 * 1024 * 1024
+    @Option(help: "Service ClusterIP range (IPv4).") var serviceCIDR = "10.96.0.0/12"
+    @Option(help: "Multiplies pod termination grace periods (0 ends terminating pods at once).") var terminationGraceScale = 0.0
+    @Option(help: "Directory with the OpenAPI v3 documents (default: found next to the binary).") var openapiDir: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard eventHistory >= 1 else { throw ValidationError("--event-history must be at least 1") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard terminationGraceScale >= 0 else { throw ValidationError("--termination-grace-scale must not be negative") }
+    }
+
+    func run() throws {
+        var o = ServerRuntime.Options()
+        o.address = address
+        o.port = port
+        o.threads = threads
+        o.connectionLimit = connectionLimit
+        o.server.eventHistory = eventHistory
+        o.server.watchBookmarkIntervalSeconds = watchBookmarkInterval
+        o.server.maxWatchBufferBytes = watchBufferBytes
+        o.server.maxBodyBytes = maxBodyBytes
+        o.server.serviceCIDR = serviceCIDR
+        o.server.terminationGraceScale = terminationGraceScale
+        o.server.openAPIDirectory = openapiDir
+        let code = ServerRuntime.run(o)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Kubeconfig: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a kubeconfig that points kubectl at kemu.")
+
+    @Option(help: "The kemu URL.") var server = "http://127.0.0.1:8080"
+    @Option(help: "Default namespace of the context.") var namespace = "default"
+
+    func run() throws {
+        print("""
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: kemu
+          cluster:
+            server: \(server)
+        users:
+        - name: kemu
+          user:
+            token: kemu
+        contexts:
+        - name: kemu
+          context:
+            cluster: kemu
+            user: kemu
+            namespace: \(namespace)
+        current-context: kemu
+        preferences: {}
+        """)
+    }
+}
+
+Kemu.main()
