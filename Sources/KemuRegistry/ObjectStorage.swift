@@ -59,7 +59,7 @@ public final class ObjectStorage: Sendable {
                 throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             meta["namespace"] = .string(ns)
-            try checkNamespaceAcceptsCreate(ns)
+            try checkNamespaceAcceptsCreate(ns, kind: kind, name: meta.string("name") ?? "")
         } else {
             meta["namespace"] = nil
         }
@@ -107,14 +107,13 @@ public final class ObjectStorage: Sendable {
         throw APIError.alreadyExists(kind.groupResource, obj.name)
     }
 
-    func checkNamespaceAcceptsCreate(_ ns: String) throws {
+    func checkNamespaceAcceptsCreate(_ ns: String, kind: ResourceKind, name: String) throws {
         guard let nsObj = store.get(ResourceKind.namespace.groupResource, namespace: "", name: ns) else {
             throw APIError.notFound(ResourceKind.namespace.groupResource, ns)
         }
         if nsObj.object.deletionTimestamp != nil || nsObj.object["status"]?["phase"].stringValue == "Terminating" {
-            var e = APIError.forbidden(GroupResource(group: "", resource: "namespaces"), ns,
+            var e = APIError.forbidden(kind.groupResource, name,
                                        "unable to create new content in namespace \(ns) because it is being terminated")
-            e.message = "unable to create new content in namespace \(ns) because it is being terminated"
             e.causes = [APIError.Cause(reason: "NamespaceTerminating", message: "namespace \(ns) is being terminated", field: "metadata.namespace")]
             throw e
         }
@@ -165,7 +164,7 @@ public final class ObjectStorage: Sendable {
                 try checkTypeMeta(&body, kind)
                 try checkNameAndNamespace(body, kind, ns: ns, name: name)
                 body.metadata["name"] = .string(name)
-                if kind.namespaced { body.metadata["namespace"] = .string(ns); try checkNamespaceAcceptsCreate(ns) }
+                if kind.namespaced { body.metadata["namespace"] = .string(ns); try checkNamespaceAcceptsCreate(ns, kind: kind, name: name) }
                 body.metadata["uid"] = .string(Identifiers.uuid())
                 body.metadata["creationTimestamp"] = .string(Timestamp.now())
                 if !(body.metadata.string("resourceVersion") ?? "").isEmpty {
@@ -267,7 +266,11 @@ public final class ObjectStorage: Sendable {
         meta["name"] = oldMeta["name"]
         if kind.namespaced { meta["namespace"] = oldMeta["namespace"] } else { meta["namespace"] = nil }
         if (meta.string("uid") ?? "").isEmpty { meta["uid"] = oldMeta["uid"] }
-        if meta["creationTimestamp"] == nil || meta["creationTimestamp"]!.isNull { meta["creationTimestamp"] = oldMeta["creationTimestamp"] }
+        // Clients may echo the timestamp in another RFC 3339 form; the stored spelling wins if it is the same instant.
+        let sentInstant = meta.string("creationTimestamp").flatMap(Timestamp.parse)
+        if sentInstant == nil || sentInstant == Timestamp.parse(oldMeta.string("creationTimestamp") ?? "") {
+            meta["creationTimestamp"] = oldMeta["creationTimestamp"]
+        }
         meta["deletionTimestamp"] = oldMeta["deletionTimestamp"]
         meta["deletionGracePeriodSeconds"] = oldMeta["deletionGracePeriodSeconds"]
         meta["generation"] = oldMeta["generation"]

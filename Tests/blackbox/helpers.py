@@ -213,7 +213,7 @@ class WatchStream:
 
     Uses http.client directly so that events are seen as soon as they arrive."""
 
-    def __init__(self, base, path, params=None, accept="application/json", timeout=60):
+    def __init__(self, base, path, params=None, accept="application/json", timeout=60, expect_ok=True):
         u = urllib.parse.urlparse(base)
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
         q = ("?" + urllib.parse.urlencode(params)) if params else ""
@@ -233,6 +233,9 @@ class WatchStream:
         else:
             self.body = self.resp.read()
             self.ended.set()
+            if expect_ok:
+                raise AssertionError(f"watch GET {self.path} answered {self.status}: "
+                                     f"{self.body.decode('utf-8', 'replace')[:2000]}")
 
     def _run(self):
         buf = b""

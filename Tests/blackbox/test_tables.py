@@ -109,7 +109,7 @@ def test_table_pagination(api, ns):
 
 def test_service_table(api, ns):
     svc = api.create(f"/api/v1/namespaces/{ns}/services",
-                     service("web", ports=[{"port": 80}, {"port": 443, "protocol": "TCP"}],
+                     service("web", ports=[{"name": "http", "port": 80}, {"name": "https", "port": 443, "protocol": "TCP"}],
                              selector={"tier": "fe", "app": "web"}))
     api.create(f"/api/v1/namespaces/{ns}/services",
                service("np", ports=[{"port": 80, "nodePort": 30080}], type="NodePort"))

@@ -4,6 +4,7 @@ extension ResourceKind {
     public static let namespace: ResourceKind = {
         var k = ResourceKind(group: "", version: "v1", kind: "Namespace", resource: "namespaces", singular: "namespace", namespaced: false)
         k.shortNames = ["ns"]
+        k.returnsDeletedObject = true
         k.verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
         k.subresources = [
             SubresourceInfo(name: "finalize", verbs: ["update"]),

@@ -5,6 +5,7 @@ extension ResourceKind {
         var k = ResourceKind(group: "", version: "v1", kind: "Service", resource: "services", singular: "service", namespaced: true)
         k.shortNames = ["svc"]
         k.categories = ["all"]
+        k.returnsDeletedObject = true
         k.subresources = [
             SubresourceInfo(name: "proxy", kind: "ServiceProxyOptions", verbs: ["create", "delete", "get", "patch", "update"]),
             ResourceKind.statusSubresource(),

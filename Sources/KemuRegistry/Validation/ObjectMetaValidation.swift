@@ -83,7 +83,8 @@ public enum ObjectMetaValidation {
         if !newUID.isEmpty && newUID != old.uid {
             errs.append(.invalid("metadata.uid", .string(newUID), "field is immutable"))
         }
-        if let ct = obj.metadata.string("creationTimestamp"), ct != (old.metadata.string("creationTimestamp") ?? "") {
+        if let ct = obj.metadata.string("creationTimestamp"),
+           Timestamp.parse(ct) != Timestamp.parse(old.metadata.string("creationTimestamp") ?? "") {
             errs.append(.invalid("metadata.creationTimestamp", .string(ct), "field is immutable"))
         }
         return errs

@@ -77,7 +77,7 @@ struct ListOptions {
         if let m = resourceVersionMatch {
             if !["NotOlderThan", "Exact"].contains(m) {
                 errs.append(.notSupported("resourceVersionMatch", .string(m), ["Exact", "NotOlderThan", ""]))
-            } else if resourceVersion == nil {
+            } else if resourceVersion == nil && !(watch && sendInitialEvents != nil) {
                 errs.append(.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"))
             } else if m == "Exact" && resourceVersion == "0" {
                 errs.append(.forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""))
