@@ -451,3 +451,191 @@ def test_get_all(kubectl, api, ns):
     assert re.search(r"^pod/allpod\s", p.stdout, re.M), p.stdout
     assert re.search(r"^service/allsvc\s+ClusterIP\s", p.stdout, re.M), p.stdout
     assert re.search(r"^deployment\.apps/alldep\s", p.stdout, re.M), p.stdout
+
+
+def test_describe_service(kubectl, api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/services",
+               service("web", ports=[{"name": "http", "port": 80, "targetPort": 8080}], selector={"app": "web"},
+                       labels={"team": "a"}))
+    p = kubectl.run("describe", "service", "web", "-n", ns, check=True)
+    out = p.stdout
+    assert re.search(r"^Name:\s+web$", out, re.M), out
+    assert re.search(rf"^Namespace:\s+{ns}$", out, re.M), out
+    assert re.search(r"^Labels:\s+team=a$", out, re.M), out
+    assert re.search(r"^Selector:\s+app=web$", out, re.M), out
+    assert re.search(r"^Type:\s+ClusterIP$", out, re.M), out
+    assert re.search(r"^Port:\s+http\s+80/TCP$", out, re.M), out
+    assert re.search(r"^TargetPort:\s+8080/TCP$", out, re.M), out
+    assert re.search(r"^Events:\s+<none>$", out, re.M), out
+
+
+def test_describe_pod(kubectl, api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod("dp", node="node-1", labels={"app": "web"}))
+    p = kubectl.run("describe", "pod", "dp", "-n", ns, check=True)
+    assert re.search(r"^Name:\s+dp$", p.stdout, re.M), p.stdout
+    assert re.search(r"^Node:\s+node-1", p.stdout, re.M), p.stdout
+    assert re.search(r"^\s+Image:\s+nginx:1\.27$", p.stdout, re.M), p.stdout
+
+
+def test_get_single_pod_watch(kubectl, api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod("solo"))
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod("other"))
+    proc = kubectl.popen("get", "pod", "solo", "-n", ns, "-w", "--output-watch-events")
+    out, err = LineReader(proc.stdout), LineReader(proc.stderr)
+    try:
+        wait_for(lambda: out.count(lambda l: "solo" in l) >= 1, timeout=30, what="initial row")
+        time.sleep(0.5)
+        api.patch(f"/api/v1/namespaces/{ns}/pods/other", {"metadata": {"labels": {"x": "1"}}}, content_type=MERGE)
+        api.patch(f"/api/v1/namespaces/{ns}/pods/solo", {"metadata": {"labels": {"x": "1"}}}, content_type=MERGE)
+        wait_for(lambda: out.count(lambda l: l.startswith("MODIFIED")) >= 1, timeout=20,
+                 what=f"MODIFIED row (stdout: {out.lines}, stderr: {err.lines})")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    body = [l for l in out.lines if l.strip()]
+    assert body[0].split()[:2] == ["EVENT", "NAME"], body
+    assert [l.split()[0] for l in body[1:]] == ["ADDED", "MODIFIED"], body
+    assert all(l.split()[1] == "solo" for l in body[1:]), body
+
+
+def test_get_chunked_and_sorted(kubectl, api, ns):
+    for name in ("c", "a", "b"):
+        api.create(f"/api/v1/namespaces/{ns}/endpoints", {"apiVersion": "v1", "kind": "Endpoints",
+                                                          "metadata": {"name": name}})
+    p = kubectl.run("get", "ep", "-n", ns, "--chunk-size=1", check=True)
+    hdr, table = header_and_rows(p.stdout)
+    assert hdr == ["NAME", "ENDPOINTS", "AGE"]
+    assert sorted(r["NAME"] for r in table) == ["a", "b", "c"]
+    p = kubectl.run("get", "ep", "-n", ns, "--sort-by=.metadata.name", "-o", "name", check=True)
+    assert p.stdout.split() == ["endpoints/a", "endpoints/b", "endpoints/c"]
+    p = kubectl.run("get", "ep", "-n", ns, "--sort-by=.metadata.name", check=True)
+    assert [r["NAME"] for r in header_and_rows(p.stdout)[1]] == ["a", "b", "c"]
+    p = kubectl.run("get", "ep", "a", "-n", ns, "-o", "jsonpath={.metadata.namespace}/{.kind}", check=True)
+    assert p.stdout == f"{ns}/Endpoints"
+
+
+def test_create_strict_validation_error(kubectl, ns):
+    f = kubectl.write("bad.yaml", SVC_YAML.format(name="bad", target=80).replace("  selector:", "  bogusField: 1\n  selector:"))
+    p = kubectl.run("create", "-n", ns, "-f", f)
+    assert p.returncode != 0
+    assert 'unknown field "spec.bogusField"' in p.stderr, p.stderr
+
+
+def test_scale_deployment(kubectl, api, ns):
+    api.create(f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("web", replicas=1))
+    p = kubectl.run("scale", "deployment", "web", "-n", ns, "--replicas=3", check=True)
+    assert p.stdout.strip() == "deployment.apps/web scaled"
+    assert api.read(f"/apis/apps/v1/namespaces/{ns}/deployments/web")["spec"]["replicas"] == 3
+    p = kubectl.run("scale", "deployment", "web", "-n", ns, "--replicas=2", "--current-replicas=3", check=True)
+    assert p.stdout.strip() == "deployment.apps/web scaled"
+    assert api.read(f"/apis/apps/v1/namespaces/{ns}/deployments/web")["spec"]["replicas"] == 2
+
+
+def test_rollout_restart(kubectl, api, ns):
+    api.create(f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("web"))
+    p = kubectl.run("rollout", "restart", "deployment", "web", "-n", ns, check=True)
+    assert p.stdout.strip() == "deployment.apps/web restarted"
+    d = api.read(f"/apis/apps/v1/namespaces/{ns}/deployments/web")
+    assert "kubectl.kubernetes.io/restartedAt" in d["spec"]["template"]["metadata"]["annotations"]
+    assert d["metadata"]["generation"] == 2
+
+
+def test_cordon_uncordon(kubectl, api):
+    name = "kc-node"
+    api.create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+    try:
+        p = kubectl.run("cordon", name, check=True)
+        assert p.stdout.strip() == f"node/{name} cordoned"
+        assert api.read(f"/api/v1/nodes/{name}")["spec"]["unschedulable"] is True
+        p = kubectl.run("uncordon", name, check=True)
+        assert p.stdout.strip() == f"node/{name} uncordoned"
+        assert not api.read(f"/api/v1/nodes/{name}")["spec"].get("unschedulable")
+    finally:
+        api.delete(f"/api/v1/nodes/{name}")
+
+
+def test_wait_for_delete(kubectl, api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod("waited"))
+
+    def later():
+        time.sleep(1.5)
+        api.delete(f"/api/v1/namespaces/{ns}/pods/waited", params={"gracePeriodSeconds": "0"})
+
+    t = threading.Thread(target=later)
+    t.start()
+    p = kubectl.run("wait", "--for=delete", "pod/waited", "-n", ns, "--timeout=20s", timeout=60)
+    t.join()
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "pod/waited condition met"
+
+
+def test_wait_for_jsonpath(kubectl, api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod("jp"))
+
+    def later():
+        time.sleep(1.5)
+        api.patch(f"/api/v1/namespaces/{ns}/pods/jp/status", {"status": {"phase": "Running"}}, content_type=MERGE)
+
+    t = threading.Thread(target=later)
+    t.start()
+    p = kubectl.run("wait", "--for=jsonpath={.status.phase}=Running", "pod/jp", "-n", ns, "--timeout=20s", timeout=60)
+    t.join()
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "pod/jp condition met"
+
+
+def test_create_namespace_imperative(kubectl, api):
+    # `kubectl create namespace` posts a protobuf body (Content-Type: application/vnd.kubernetes.protobuf)
+    name = "kc-ns-imperative"
+    p = kubectl.run("create", "namespace", name)
+    try:
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.strip() == f"namespace/{name} created"
+        assert api.read(f"/api/v1/namespaces/{name}")["status"]["phase"] == "Active"
+    finally:
+        api.delete(f"/api/v1/namespaces/{name}")
+
+
+def test_create_deployment_imperative(kubectl, api, ns):
+    p = kubectl.run("create", "deployment", "imp", "--image=nginx:1.27", "--replicas=2", "-n", ns)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "deployment.apps/imp created"
+    d = api.read(f"/apis/apps/v1/namespaces/{ns}/deployments/imp")
+    assert d["spec"]["replicas"] == 2
+    assert d["spec"]["selector"] == {"matchLabels": {"app": "imp"}}
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+
+def test_delete_namespace_waits_until_gone(kubectl, api):
+    name = "kc-ns-lifecycle"
+    api.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    api.create(f"/api/v1/namespaces/{name}/pods", pod("inside", node="node-1"))
+    api.create(f"/api/v1/namespaces/{name}/services", service("inside"))
+    p = kubectl.run("delete", "namespace", name, "--timeout=30s", timeout=60, check=True)
+    assert p.stdout.strip() == f'namespace "{name}" deleted'
+    assert api.get(f"/api/v1/namespaces/{name}").status_code == 404
+
+
+def test_diff(kubectl, api, ns):
+    f = kubectl.write("svc.yaml", SVC_YAML.format(name="dif", target=8080))
+    kubectl.run("apply", "-n", ns, "-f", f, check=True)
+    before = api.read(f"/api/v1/namespaces/{ns}/services/dif")
+    p = kubectl.run("diff", "-n", ns, "-f", f)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout == ""
+    kubectl.write("svc.yaml", SVC_YAML.format(name="dif", target=9999))
+    p = kubectl.run("diff", "-n", ns, "-f", f)
+    assert p.returncode == 1, p.stderr
+    assert re.search(r"^-\s+targetPort: 8080$", p.stdout, re.M), p.stdout
+    assert re.search(r"^\+\s+targetPort: 9999$", p.stdout, re.M), p.stdout
+    after = api.read(f"/api/v1/namespaces/{ns}/services/dif")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"], "diff must not persist"
+
+
+def test_replace_f(kubectl, api, ns):
+    created = api.create(f"/api/v1/namespaces/{ns}/services", service("rep"))
+    created["metadata"]["labels"] = {"replaced": "yes"}
+    f = kubectl.write("rep.yaml", yaml.safe_dump(created))
+    p = kubectl.run("replace", "-n", ns, "-f", f, check=True)
+    assert p.stdout.strip() == "service/rep replaced"
+    assert api.read(f"/api/v1/namespaces/{ns}/services/rep")["metadata"]["labels"] == {"replaced": "yes"}
