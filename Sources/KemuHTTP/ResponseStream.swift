@@ -49,6 +49,17 @@ public final class ResponseStream: Sendable {
         }
     }
 
+    /// Resumes an idle stream so libmicrohttpd looks at its socket again: a client that left
+    /// while the connection was suspended is noticed (and the stream closed) this way.
+    public func wake() {
+        state.withLock { s in
+            if s.suspended, !s.closed, let c = s.connection {
+                s.suspended = false
+                MHD_resume_connection(c)
+            }
+        }
+    }
+
     public var bytesPending: Int { pendingCount.load(ordering: .relaxed) }
 
     public var isClosed: Bool { state.withLock { $0.closed } }

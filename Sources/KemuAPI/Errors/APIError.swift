@@ -36,7 +36,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         o["metadata"] = .object(JSONObject())
         o["status"] = "Failure"
         o["message"] = .string(message)
-        o["reason"] = .string(reason)
+        if !reason.isEmpty { o["reason"] = .string(reason) }
         if name != nil || group != nil || kind != nil || !causes.isEmpty || retryAfterSeconds != nil || uid != nil {
             var d = JSONObject()
             if let name, !name.isEmpty { d["name"] = .string(name) }

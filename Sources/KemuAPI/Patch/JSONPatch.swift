@@ -42,13 +42,13 @@ public enum JSONPatch {
         case .array(let a): ops = a
         case .null: ops = []
         default:
-            throw APIError.badRequest("json: cannot unmarshal \(SMPFormat.jsonKindName(patch)) into Go value of type jsonpatch.Patch")
+            throw APIError.badRequest("json: cannot unmarshal \(patch.typeName) into Go value of type jsonpatch.Patch")
         }
         for op in ops {
             switch op {
             case .object, .null: continue
             default:
-                throw APIError.badRequest("json: cannot unmarshal \(SMPFormat.jsonKindName(op)) into Go value of type jsonpatch.Operation")
+                throw APIError.badRequest("json: cannot unmarshal \(op.typeName) into Go value of type jsonpatch.Operation")
             }
         }
         if ops.count > maxOperations {
@@ -242,7 +242,7 @@ public enum JSONPatch {
             throw OperationError(name == "path" ? "operation missing path field: missing value"
                                                 : "operation, missing from field: missing value")
         case let other?:
-            throw OperationError("json: cannot unmarshal \(SMPFormat.jsonKindName(other)) into Go value of type string")
+            throw OperationError("json: cannot unmarshal \(other.typeName) into Go value of type string")
         }
     }
 

@@ -18,7 +18,7 @@ public enum StrategicMergePatch {
         case .object(let o): patchObject = o
         case .null: return original  // decodes to a nil map upstream: nothing to merge
         default:
-            throw APIError.badRequest("json: cannot unmarshal \(SMPFormat.jsonKindName(patch)) into Go value of type map[string]interface {}")
+            throw APIError.badRequest("json: cannot unmarshal \(patch.typeName) into Go value of type map[string]interface {}")
         }
         guard case .object(let originalObject) = original else {
             throw APIError.badRequest(SMPMessages.badJSONDoc)
@@ -736,17 +736,6 @@ enum SMPFormat {
         }
     }
 
-    /// The JSON kind word encoding/json uses in UnmarshalTypeError messages.
-    static func jsonKindName(_ value: JSON) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "bool"
-        case .int, .double: return "number"
-        case .string: return "string"
-        case .array: return "array"
-        case .object: return "object"
-        }
-    }
 
     /// Go's `%q` for plain strings.
     static func quote(_ str: String) -> String {

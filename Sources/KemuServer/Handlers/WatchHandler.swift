@@ -58,11 +58,13 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
     let deadlineMillis: UInt64
     let maxBuffer: Int
     var resource: GroupResource { kind.groupResource }
+    static let wakeIntervalMillis: UInt64 = 10_000
 
     struct State {
         var stream: ResponseStream?
         var hub: WatchHub?
         var lastBookmarkMillis: UInt64
+        var lastWakeMillis: UInt64 = 0
         var sentColumns = false
         var done = false
     }
@@ -175,6 +177,13 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
         if bookmarks, nowMillis - state.withLock({ $0.lastBookmarkMillis }) >= bookmarkIntervalMillis {
             sendBookmark(rv: dispatchedRV)
         }
+        // Quiet watches are woken now and then so a client that went away is reaped.
+        let stream = state.withLock { s -> ResponseStream? in
+            guard nowMillis - s.lastWakeMillis >= Self.wakeIntervalMillis else { return nil }
+            s.lastWakeMillis = nowMillis
+            return s.stream
+        }
+        stream?.wake()
         return true
     }
 
