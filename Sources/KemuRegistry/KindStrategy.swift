@@ -9,6 +9,8 @@ public protocol StrategyContext: Sendable {
     func releaseClusterIP(_ ip: String)
     /// Allocates a free NodePort.
     func allocateNodePort() -> Int?
+    /// Reserves a specific NodePort; false if it is taken.
+    func reserveNodePort(_ port: Int) -> Bool
     func releaseNodePort(_ port: Int)
 }
 

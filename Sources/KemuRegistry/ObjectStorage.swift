@@ -182,6 +182,11 @@ public final class ObjectStorage: Sendable {
             var new = try transform(current.object)
             try checkTypeMeta(&new, kind)
             try checkNameAndNamespace(new, kind, ns: ns, name: name)
+            let requestedUID = new.metadata.string("uid") ?? ""
+            if !requestedUID.isEmpty && requestedUID != current.object.uid {
+                throw APIError.conflict(kind.groupResource, name,
+                                        "Precondition failed: UID in precondition: \(requestedUID), UID in object meta: \(current.object.uid)")
+            }
             let requestedRV = new.metadata.string("resourceVersion") ?? ""
             if !requestedRV.isEmpty && requestedRV != String(current.resourceVersion) {
                 throw APIError.conflict(kind.groupResource, name, APIError.optimisticLockMessage)

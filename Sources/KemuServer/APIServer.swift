@@ -181,8 +181,12 @@ struct RequestContext {
 
     func parseBody() throws -> JSONObject {
         let ct = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if ct == "application/vnd.kubernetes.protobuf" {
+            throw APIError(code: 415, reason: "UnsupportedMediaType",
+                           message: "the body of the request was in an unknown format - accepted media types include: application/json (kemu does not decode protobuf bodies yet; kubectl's imperative `create <kind>` sends them: use `kubectl create -f` instead)")
+        }
         if !ct.isEmpty && ct != "application/json" && ct != "*/*" {
-            throw APIError.unsupportedMediaType(ct, accepted: ["application/json", "application/vnd.kubernetes.protobuf"])
+            throw APIError.unsupportedMediaType(ct, accepted: ["application/json"])
         }
         return try BodyDecoder.object(request.body, kind: kind)
     }

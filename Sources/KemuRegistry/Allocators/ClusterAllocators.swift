@@ -92,6 +92,13 @@ public final class ClusterAllocators: StrategyContext {
         }
     }
 
+    public static let nodePortRange = 30000...32767
+
+    public func reserveNodePort(_ port: Int) -> Bool {
+        guard Self.nodePortRange.contains(port) else { return false }
+        return state.withLock { $0.nodePortsUsed.insert(port).inserted }
+    }
+
     public func releaseNodePort(_ port: Int) { _ = state.withLock { $0.nodePortsUsed.remove(port) } }
 }
 

@@ -24,6 +24,7 @@ struct ServiceStrategy: KindStrategy {
 
     func prepareForCreate(_ obj: inout JSONObject, _ ctx: any StrategyContext) throws {
         var spec = obj["spec"]?.objectValue ?? JSONObject()
+        try reserveRequestedNodePorts(spec, old: nil, ctx, name: obj.name)
         try applyDefaults(&spec, old: nil, ctx, name: obj.name)
         obj["spec"] = .object(spec)
         obj["status"] = ["loadBalancer": .object(JSONObject())]
@@ -39,18 +40,52 @@ struct ServiceStrategy: KindStrategy {
         }
         if spec["ipFamilies"] == nil { spec["ipFamilies"] = oldSpec["ipFamilies"] }
         if spec["ipFamilyPolicy"] == nil { spec["ipFamilyPolicy"] = oldSpec["ipFamilyPolicy"] }
+        let newType = spec["type"]?.stringValue ?? "ClusterIP"
+        let needsNodePorts = newType == "NodePort" || newType == "LoadBalancer"
         if var ports = spec["ports"]?.arrayValue, let oldPorts = oldSpec["ports"]?.arrayValue {
             for i in ports.indices {
-                guard case .object(var p) = ports[i], p["nodePort"] == nil else { continue }
-                if let match = oldPorts.first(where: { $0["port"] == p["port"] }), let np = match["nodePort"].intValue {
+                guard case .object(var p) = ports[i] else { continue }
+                let oldNodePort = oldPorts.first(where: { $0["port"] == p["port"] })?["nodePort"].intValue
+                if needsNodePorts, p["nodePort"] == nil, let np = oldNodePort {
                     p["nodePort"] = .int(np)
-                    ports[i] = .object(p)
+                } else if !needsNodePorts, let np = p["nodePort"]?.intValue, np == oldNodePort {
+                    // The type no longer needs node ports: drop the ones the user did not change (dropTypeDependentFields).
+                    p["nodePort"] = nil
                 }
+                ports[i] = .object(p)
             }
             spec["ports"] = .array(ports)
         }
+        if !needsNodePorts {
+            spec["externalTrafficPolicy"] = nil
+            spec["allocateLoadBalancerNodePorts"] = nil
+        }
+        try reserveRequestedNodePorts(spec, old: oldSpec, ctx, name: obj.name)
         try applyDefaults(&spec, old: oldSpec, ctx, name: obj.name)
+        for p in oldSpec["ports"]?.arrayValue ?? [] {
+            guard let np = p["nodePort"].intValue else { continue }
+            if !(spec["ports"]?.arrayValue ?? []).contains(where: { $0["nodePort"].intValue == np }) { ctx.releaseNodePort(Int(np)) }
+        }
         obj["spec"] = .object(spec)
+    }
+
+    /// Node ports the client asked for must be in range and free.
+    func reserveRequestedNodePorts(_ spec: JSONObject, old: JSONObject?, _ ctx: any StrategyContext, name: String) throws {
+        let oldPorts = Set((old?["ports"]?.arrayValue ?? []).compactMap { $0["nodePort"].intValue })
+        for (i, p) in (spec["ports"]?.arrayValue ?? []).enumerated() {
+            guard let np = p["nodePort"].intValue, np != 0, !oldPorts.contains(np) else { continue }
+            let field = "spec.ports[\(i)].nodePort"
+            if !ClusterAllocators.nodePortRange.contains(Int(np)) {
+                throw APIError.invalid(kind: "Service", group: "", name: name, [
+                    .invalid(field, .int(np), "provided port is not in the valid range. The range of valid ports is 30000-32767"),
+                ])
+            }
+            if !ctx.reserveNodePort(Int(np)) {
+                throw APIError.invalid(kind: "Service", group: "", name: name, [
+                    .invalid(field, .int(np), "provided port is already allocated"),
+                ])
+            }
+        }
     }
 
     func applyDefaults(_ spec: inout JSONObject, old: JSONObject?, _ ctx: any StrategyContext, name: String) throws {

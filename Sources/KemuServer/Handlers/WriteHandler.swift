@@ -17,16 +17,14 @@ enum WriteHandler {
         guard c.kind.verbs.contains("create") else { throw APIError.methodNotAllowed("create", c.kind.resource) }
         if c.kind.namespaced && c.namespace.isEmpty { throw APIError.methodNotAllowed("create", c.kind.resource) }
         let opts = try options(c)
-        let body = try c.parseBody()
-        let warnings = try s.fieldValidation(c, body)
+        let (body, warnings) = try s.pruneUnknownFields(c, try c.parseBody())
         let obj = try s.storage.create(c.kind, namespace: c.namespace, body: body, options: opts)
         return Respond.bytes(201, obj.bytes, headers: warnings)
     }
 
     static func update(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
         let opts = try options(c)
-        let body = try c.parseBody()
-        let warnings = try s.fieldValidation(c, body)
+        let (body, warnings) = try s.pruneUnknownFields(c, try c.parseBody())
         let (obj, created) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: c.resource.name!,
                                                           subresource: nil, options: opts,
                                                           allowCreate: c.kind.allowsCreateOnUpdate) { _ in body }
@@ -36,11 +34,14 @@ enum WriteHandler {
     static func patch(_ s: APIServer, _ c: RequestContext, subresource: String? = nil) throws -> HTTPResponse {
         let opts = try options(c)
         let patcher = try Patcher(s, c)
+        var warnings: [(String, String)] = []
         let (obj, _) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: c.resource.name!,
                                                     subresource: subresource, options: opts) { current in
-            try patcher.apply(to: current)
+            let (pruned, w) = try s.pruneUnknownFields(c, try patcher.apply(to: current))
+            warnings = w
+            return pruned
         }
-        return Respond.bytes(200, obj.bytes)
+        return Respond.bytes(200, obj.bytes, headers: warnings)
     }
 
     static func deleteOptions(_ c: RequestContext) throws -> DeleteOptions {
