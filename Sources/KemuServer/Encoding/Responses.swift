@@ -44,6 +44,8 @@ enum ResponseFormat {
 
     static func negotiate(accept: String?, includeObject: String?) throws -> ResponseFormat {
         guard let accept, !accept.isEmpty else { return .json }
+        // Fast path for the common plain-JSON clients.
+        if accept == "application/json" || accept == "*/*" { return .json }
         var acceptable = false
         for raw in accept.split(separator: ",") {
             let parts = raw.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -28,9 +28,6 @@ enum Route {
 enum Router {
     static func route(_ path: String, registry: Registry) -> Route {
         var parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        if path.hasSuffix("/") && parts.count > 0 && path != "/" {
-            // kube-apiserver treats a trailing slash on resource paths as the same path.
-        }
         guard let first = parts.first else { return .notFound }
         switch first {
         case "healthz", "livez", "readyz":
@@ -48,7 +45,7 @@ enum Router {
         case "apis":
             if parts.count == 1 { return .apiGroupList }
             let group = parts[1]
-            guard registry.groups.contains(where: { $0.group == group }) else { return .notFound }
+            guard registry.servesGroup(group) else { return .notFound }
             if parts.count == 2 { return .apiGroup(group) }
             parts.removeFirst(2)
             return resourceRoute(group: group, parts: parts, registry: registry)
@@ -69,7 +66,7 @@ enum Router {
 
         // /namespaces/<ns>/<resource>/... addresses namespaced kinds, unless what follows
         // <ns> is a subresource of the namespace itself (status, finalize).
-        if rest[0] == "namespaces", rest.count >= 3, group.isEmpty || true,
+        if rest[0] == "namespaces", rest.count >= 3,
            let kind = registry.kind(group: group, version: version, resource: rest[2]), kind.namespaced {
             let ns = rest[1]
             let name = rest.count >= 4 ? rest[3] : nil
