@@ -32,6 +32,7 @@ let package = Package(
         .testTarget(name: "KemuAPITests", dependencies: ["KemuAPI"]),
         .testTarget(name: "KemuStoreTests", dependencies: ["KemuStore", "KemuAPI"]),
         .testTarget(name: "KemuRegistryTests", dependencies: ["KemuRegistry", "KemuAPI", "KemuStore"]),
+        .testTarget(name: "KemuControllersTests", dependencies: ["KemuControllers", "KemuRegistry", "KemuStore", "KemuAPI"]),
         .testTarget(name: "KemuServerTests", dependencies: ["KemuServer", "KemuAPI", "KemuStore", "KemuRegistry"]),
     ]
 )

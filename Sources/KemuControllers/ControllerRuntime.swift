@@ -35,10 +35,12 @@ public protocol Controller: Sendable {
 /// Starts and stops kemu's built-in controllers.
 public final class ControllerManager: Sendable {
     public let storage: ObjectStorage
+    public let options: ControllerOptions
     let controllers: [any Controller]
 
-    public init(storage: ObjectStorage) {
+    public init(storage: ObjectStorage, options: ControllerOptions = ControllerOptions()) {
         self.storage = storage
+        self.options = options
         controllers = [
             GarbageCollector(storage: storage),
             NamespaceController(storage: storage),

@@ -33,6 +33,8 @@ public struct ResourceKind: Sendable {
     /// Extra selectable fields beyond metadata.name/metadata.namespace.
     public var fieldSelectors = FieldSelectorSet()
     public var table: TableDefinition = .default
+    /// For objects a controller keeps (derived objects): who keeps this one, or nil if it is the user's.
+    public var derivedOwner: (@Sendable (JSONObject, any DerivedContext) -> DerivedOwner?)?
     public var strategy: any KindStrategy = DefaultStrategy()
 
     public static let allVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]

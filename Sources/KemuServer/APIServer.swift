@@ -17,7 +17,20 @@ public struct ServerConfig: Sendable {
     public var serviceCIDRv6 = "fd00:10:96::/112"
     public var terminationGraceScale = 0.0
     public var advertisedAddress = "127.0.0.1:8080"
+    public var controllers = ControllerOptions()
+    /// What happens to a client's write of a controller-managed EndpointSlice or Endpoints object.
+    public var derivedWrites = DerivedWritePolicy.reject
     public init() {}
+}
+
+/// `--derived-writes`: how client writes to controller-managed objects are handled.
+public enum DerivedWritePolicy: String, Sendable, CaseIterable {
+    /// 403 Forbidden naming the controller and the source objects to change instead.
+    case reject
+    /// Accepted with a `Warning` header; the controller reconciles the object back.
+    case warn
+    /// Accepted silently, as upstream does.
+    case allow
 }
 
 /// The Kubernetes REST API: routes each request to discovery, OpenAPI or a resource handler.
@@ -40,7 +53,7 @@ public final class APIServer: HTTPHandler {
                                 terminationGraceScale: config.terminationGraceScale)
         openAPI = OpenAPIDocuments(directory: config.openAPIDirectory)
         discovery = Discovery(registry: registry)
-        controllers = ControllerManager(storage: storage)
+        controllers = ControllerManager(storage: storage, options: config.controllers)
     }
 
     /// Seeds the objects every cluster has and starts the watch hub and controllers.

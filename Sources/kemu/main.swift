@@ -24,12 +24,24 @@ struct Serve: ParsableCommand {
     @Option(help: "Service ClusterIP range (IPv4).") var serviceCIDR = "10.96.0.0/12"
     @Option(help: "Multiplies pod termination grace periods (0 ends terminating pods at once).") var terminationGraceScale = 0.0
     @Option(help: "Directory with the OpenAPI v3 documents (default: found next to the binary).") var openapiDir: String?
+    @Option(help: "Most endpoints the EndpointSlice controller puts in one slice (1-1000).") var maxEndpointsPerSlice = 100
+    @Option(help: "Seconds pod-triggered EndpointSlice/Endpoints syncs wait so bursts coalesce.") var endpointUpdatesBatchPeriod = 0.0
+    @Flag(help: "Turn the legacy Endpoints controller off.") var disableEndpointsController = false
+    @Option(help: "Most endpoints per subset the mirroring controller copies into one slice.") var mirroringMaxEndpointsPerSubset = 1000
+    @Option(help: "Client writes to controller-managed EndpointSlices/Endpoints: reject (403), warn (accept with a Warning, then reconcile back) or allow.")
+    var derivedWrites = "reject"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard eventHistory >= 1 else { throw ValidationError("--event-history must be at least 1") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard terminationGraceScale >= 0 else { throw ValidationError("--termination-grace-scale must not be negative") }
+        guard (1...1000).contains(maxEndpointsPerSlice) else { throw ValidationError("--max-endpoints-per-slice must be between 1 and 1000") }
+        guard endpointUpdatesBatchPeriod >= 0 else { throw ValidationError("--endpoint-updates-batch-period must not be negative") }
+        guard mirroringMaxEndpointsPerSubset >= 1 else { throw ValidationError("--mirroring-max-endpoints-per-subset must be at least 1") }
+        guard DerivedWritePolicy(rawValue: derivedWrites) != nil else {
+            throw ValidationError("--derived-writes must be one of: reject, warn, allow")
+        }
     }
 
     func run() throws {
@@ -45,6 +57,11 @@ struct Serve: ParsableCommand {
         o.server.serviceCIDR = serviceCIDR
         o.server.terminationGraceScale = terminationGraceScale
         o.server.openAPIDirectory = openapiDir
+        o.server.controllers.maxEndpointsPerSlice = maxEndpointsPerSlice
+        o.server.controllers.endpointUpdatesBatchPeriod = endpointUpdatesBatchPeriod
+        o.server.controllers.endpointsControllerEnabled = !disableEndpointsController
+        o.server.controllers.mirroringMaxEndpointsPerSubset = mirroringMaxEndpointsPerSubset
+        o.server.derivedWrites = DerivedWritePolicy(rawValue: derivedWrites)!
         let code = ServerRuntime.run(o)
         if code != 0 { throw ExitCode(code) }
     }

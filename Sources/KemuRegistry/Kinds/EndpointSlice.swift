@@ -6,6 +6,7 @@ extension ResourceKind {
         var k = ResourceKind(group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", resource: "endpointslices",
                              singular: "endpointslice", namespaced: true)
         k.tracksGeneration = true
+        k.derivedOwner = DerivedRules.endpointSlice
         k.strategy = EndpointSliceStrategy()
         return k
     }()

@@ -4,6 +4,7 @@ extension ResourceKind {
     public static let endpoints: ResourceKind = {
         var k = ResourceKind(group: "", version: "v1", kind: "Endpoints", resource: "endpoints", singular: "endpoints", namespaced: true)
         k.shortNames = ["ep"]
+        k.derivedOwner = DerivedRules.endpoints
         k.strategy = EndpointsStrategy()
         return k
     }()

@@ -18,30 +18,45 @@ enum WriteHandler {
         if c.kind.namespaced && c.namespace.isEmpty { throw APIError.methodNotAllowed("create", c.kind.resource) }
         let opts = try options(c)
         let (body, warnings) = try s.pruneUnknownFields(c, try c.parseBody())
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "create")
+        var labeled = body
+        labeled.metadata["namespace"] = .string(c.namespace)
+        try guardian.check(labeled)
         let obj = try s.storage.create(c.kind, namespace: c.namespace, body: body, options: opts)
-        return Respond.bytes(201, obj.bytes, headers: warnings)
+        return Respond.bytes(201, obj.bytes, headers: warnings + guardian.headers)
     }
 
     static func update(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
         let opts = try options(c)
         let (body, warnings) = try s.pruneUnknownFields(c, try c.parseBody())
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "update")
         let (obj, created) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: c.resource.name!,
                                                           subresource: nil, options: opts,
-                                                          allowCreate: c.kind.allowsCreateOnUpdate) { _ in body }
-        return Respond.bytes(created ? 201 : 200, obj.bytes, headers: warnings)
+                                                          allowCreate: c.kind.allowsCreateOnUpdate) { current in
+            try guardian.check(current.isEmpty ? nil : current)
+            var named = body
+            named.metadata["namespace"] = .string(c.namespace)
+            named.metadata["name"] = .string(c.resource.name!)
+            try guardian.check(named)
+            return body
+        }
+        return Respond.bytes(created ? 201 : 200, obj.bytes, headers: warnings + guardian.headers)
     }
 
     static func patch(_ s: APIServer, _ c: RequestContext, subresource: String? = nil) throws -> HTTPResponse {
         let opts = try options(c)
         let patcher = try Patcher(s, c)
         var warnings: [(String, String)] = []
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "patch")
         let (obj, _) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: c.resource.name!,
                                                     subresource: subresource, options: opts) { current in
+            try guardian.check(current)
             let (pruned, w) = try s.pruneUnknownFields(c, try patcher.apply(to: current))
+            try guardian.check(pruned)
             warnings = w
             return pruned
         }
-        return Respond.bytes(200, obj.bytes, headers: warnings)
+        return Respond.bytes(200, obj.bytes, headers: warnings + guardian.headers)
     }
 
     static func deleteOptions(_ c: RequestContext) throws -> DeleteOptions {
@@ -74,15 +89,17 @@ enum WriteHandler {
 
     static func delete(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
         let opts = try deleteOptions(c)
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "delete")
+        try guardian.check(s.store.get(c.kind.groupResource, namespace: c.namespace, name: c.resource.name!)?.object)
         let outcome = try s.storage.delete(c.kind, namespace: c.namespace, name: c.resource.name!, options: opts)
         if c.kind.returnsDeletedObject || !outcome.deleted {
-            return Respond.bytes(200, outcome.object.bytes)
+            return Respond.bytes(200, outcome.object.bytes, headers: guardian.headers)
         }
         let details: JSON = [
             "name": .string(outcome.object.name), "group": .string(c.kind.group),
             "kind": .string(c.kind.resource), "uid": .string(outcome.object.object.uid),
         ]
-        return Respond.json(200, Respond.success(details: details))
+        return Respond.json(200, Respond.success(details: details), headers: guardian.headers)
     }
 
     static func deleteCollection(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
@@ -92,13 +109,15 @@ enum WriteHandler {
         let page = try s.store.list(c.kind.groupResource, namespace: c.kind.namespaced ? c.namespace : nil,
                                     filter: { filter.matches($0) })
         var deleted: [StoredObject] = []
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "delete")
+        for item in page.items { try guardian.check(item.object) }
         for item in page.items {
             if let outcome = try? s.storage.delete(c.kind, namespace: item.namespace, name: item.name, options: opts) {
                 deleted.append(outcome.object)
             }
         }
         let result = ListPage(items: deleted, resourceVersion: s.store.currentResourceVersion)
-        return Respond.bytes(200, ListEncoder.list(kind: c.kind, page: result, continueToken: nil))
+        return Respond.bytes(200, ListEncoder.list(kind: c.kind, page: result, continueToken: nil), headers: guardian.headers)
     }
 }
 
