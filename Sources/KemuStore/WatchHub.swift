@@ -64,17 +64,17 @@ public final class WatchHub: Sendable {
     /// Registers a watcher that has seen everything up to `fromRV`; missed events are replayed first.
     /// `before` runs under the hub lock just before replay, so initial events go out ahead of live ones.
     public func register(_ w: any StoreWatcher, fromRV: UInt64, before: (() -> Void)? = nil) {
-        let tooOld: (UInt64, UInt64)? = state.withLock { s in
-            if s.stopped { return (fromRV, 0) }
-            guard let missed = log.events(after: fromRV) else { return (fromRV, log.compactedRV) }
+        let endReason: WatchEndReason? = state.withLock { s in
+            if s.stopped { return .shutdown }
+            guard let missed = log.events(after: fromRV) else { return .tooOld(requested: fromRV, compacted: log.compactedRV) }
             before?()
             for e in missed where e.resourceVersion <= s.dispatchedRV && e.resource == w.resource {
-                if !w.deliver(e) { return nil }
+                if !w.deliver(e) { return .removedByWatcher }
             }
             s.watchers[w.resource, default: [:]][ObjectIdentifier(w)] = Entry(watcher: w, startRV: fromRV)
             return nil
         }
-        if let (req, comp) = tooOld { w.ended(reason: .tooOld(requested: req, compacted: comp)) }
+        if let endReason { w.ended(reason: endReason) }
     }
 
     public func unregister(_ w: any StoreWatcher) {

@@ -106,12 +106,14 @@ extension APIError {
     /// 422 with one cause per field error; `kind` is the Kind here, as upstream does for Invalid.
     public static func invalid(kind: String, group: String, name: String, _ errors: [FieldError]) -> APIError {
         let qualifiedKind = group.isEmpty ? kind : "\(kind).\(group)"
-        let list = errors.map(\.message).joined(separator: ", ")
+        // Repeated messages are shown once, as upstream's aggregate does; causes keep every error.
+        var messages: [String] = []
+        for e in errors where !messages.contains(e.message) { messages.append(e.message) }
         let msg: String
-        if errors.count == 1 {
-            msg = "\(qualifiedKind) \"\(name)\" is invalid: \(list)"
-        } else {
-            msg = "\(qualifiedKind) \"\(name)\" is invalid: [\(list)]"
+        switch messages.count {
+        case 0: msg = "\(qualifiedKind) \"\(name)\" is invalid"
+        case 1: msg = "\(qualifiedKind) \"\(name)\" is invalid: \(messages[0])"
+        default: msg = "\(qualifiedKind) \"\(name)\" is invalid: [\(messages.joined(separator: ", "))]"
         }
         return APIError(code: 422, reason: "Invalid", message: msg, name: name, group: group, kind: kind,
                         causes: errors.map { Cause(reason: $0.type.reason, message: $0.detailMessage, field: $0.field) })

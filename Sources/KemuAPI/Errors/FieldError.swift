@@ -48,10 +48,10 @@ public struct FieldError: Sendable, Equatable {
     /// The cause message: type, value and detail, without the field path.
     public var detailMessage: String {
         var s = type.text
-        if let value, type != .required, type != .forbidden {
+        if let value, type != .required, type != .forbidden, type != .tooLong {
             switch value {
             case .string(let str): s += ": \"\(str)\""
-            case .null: s += ": null"
+            case .null: s += ": \"null\""
             default: s += ": " + JSONWriter.string(value)
             }
         }

@@ -33,10 +33,25 @@ public enum JSONParser {
 
         func error(_ msg: String) -> JSONParseError { JSONParseError(message: msg, offset: pos) }
 
+        /// Go's quoteChar: how encoding/json names a byte in its syntax errors.
         func describe(_ c: UInt8) -> String {
-            if c == UInt8(ascii: "'") { return "'\\''" }
-            if c >= 0x20 && c < 0x7f { return "'\(Character(Unicode.Scalar(c)))'" }
-            return "'\\x\(String(c, radix: 16))'"
+            switch c {
+            case UInt8(ascii: "'"): return "'\\''"
+            case UInt8(ascii: "\""): return "'\"'"
+            case 0x07: return "'\\a'"
+            case 0x08: return "'\\b'"
+            case 0x0c: return "'\\f'"
+            case 0x0a: return "'\\n'"
+            case 0x0d: return "'\\r'"
+            case 0x09: return "'\\t'"
+            case 0x0b: return "'\\v'"
+            case 0x5c: return "'\\\\'"
+            default:
+                if c >= 0x20 && c < 0x7f { return "'\(Character(Unicode.Scalar(c)))'" }
+                let hex = String(c, radix: 16)
+                if c < 0x20 || c == 0x7f { return "'\\x" + (hex.count == 1 ? "0" : "") + hex + "'" }
+                return "'\\u00" + hex + "'"
+            }
         }
 
         mutating func skipWhitespace() {
@@ -69,7 +84,7 @@ public enum JSONParser {
                 guard pos + i < buf.count else { throw error("unexpected end of JSON input") }
                 if buf[pos + i] != p[i] {
                     pos += i
-                    throw error("invalid character \(describe(buf[pos])) in literal \(lit)")
+                    throw error("invalid character \(describe(buf[pos])) in literal \(lit) (expecting \(describe(p[i])))")
                 }
             }
             pos += n
@@ -141,8 +156,9 @@ public enum JSONParser {
             if pos < buf.count, buf[pos] == UInt8(ascii: ".") {
                 isFloat = true
                 pos += 1
-                guard pos < buf.count, buf[pos] >= 0x30, buf[pos] <= 0x39 else {
-                    throw error("invalid character after decimal point in numeric literal")
+                guard pos < buf.count else { throw error("unexpected end of JSON input") }
+                guard buf[pos] >= 0x30, buf[pos] <= 0x39 else {
+                    throw error("invalid character \(describe(buf[pos])) after decimal point in numeric literal")
                 }
                 while pos < buf.count, buf[pos] >= 0x30, buf[pos] <= 0x39 { pos += 1 }
             }
@@ -150,8 +166,9 @@ public enum JSONParser {
                 isFloat = true
                 pos += 1
                 if pos < buf.count, buf[pos] == UInt8(ascii: "+") || buf[pos] == UInt8(ascii: "-") { pos += 1 }
-                guard pos < buf.count, buf[pos] >= 0x30, buf[pos] <= 0x39 else {
-                    throw error("invalid character in exponent of numeric literal")
+                guard pos < buf.count else { throw error("unexpected end of JSON input") }
+                guard buf[pos] >= 0x30, buf[pos] <= 0x39 else {
+                    throw error("invalid character \(describe(buf[pos])) in exponent of numeric literal")
                 }
                 while pos < buf.count, buf[pos] >= 0x30, buf[pos] <= 0x39 { pos += 1 }
             }

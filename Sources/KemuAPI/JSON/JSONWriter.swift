@@ -56,13 +56,48 @@ public enum JSONWriter {
         }
     }
 
+    /// Formats like Go's encoding/json: plain decimal for 1e-6 ≤ |d| < 1e21, otherwise
+    /// exponent form with Go's exponent spelling (`1e-7`, `1e+21`).
     static func writeDouble(_ d: Double, into out: inout [UInt8]) {
         if d.isNaN || d.isInfinite { out.append(contentsOf: Array("null".utf8)); return }
-        if d == d.rounded(), abs(d) < 1e21 {
+        if d == d.rounded(), abs(d) < 9.0e15 {
             writeInt(Int64(d), into: &out)
             return
         }
-        out.append(contentsOf: Array("\(d)".utf8))
+        out.append(contentsOf: Array(goFloatString(d).utf8))
+    }
+
+    static func goFloatString(_ d: Double) -> String {
+        let shortest = "\(d)"  // Swift prints the shortest round-tripping digits
+        let a = abs(d)
+        guard let ePos = shortest.firstIndex(where: { $0 == "e" || $0 == "E" }) else {
+            return shortest.hasSuffix(".0") ? String(shortest.dropLast(2)) : shortest
+        }
+        let mantissa = String(shortest[..<ePos])
+        var exponent = Int(shortest[shortest.index(after: ePos)...]) ?? 0
+        if a >= 1e-6 && a < 1e21 {
+            // Expand the exponent into a plain decimal.
+            let negative = mantissa.hasPrefix("-")
+            let m = negative ? String(mantissa.dropFirst()) : mantissa
+            let point = m.firstIndex(of: ".").map { m.distance(from: m.startIndex, to: $0) } ?? m.count
+            var digits = m.replacingOccurrences(of: ".", with: "")
+            while digits.count > 1 && digits.hasSuffix("0") && point < digits.count { digits.removeLast() }
+            exponent += point
+            var text: String
+            if exponent <= 0 {
+                text = "0." + String(repeating: "0", count: -exponent) + digits
+            } else if exponent >= digits.count {
+                text = digits + String(repeating: "0", count: exponent - digits.count)
+            } else {
+                let i = digits.index(digits.startIndex, offsetBy: exponent)
+                text = String(digits[..<i]) + "." + String(digits[i...])
+            }
+            return (negative ? "-" : "") + text
+        }
+        var m = mantissa
+        if m.hasSuffix(".0") { m.removeLast(2) }
+        let sign = exponent < 0 ? "-" : "+"
+        return m + "e" + sign + String(abs(exponent))
     }
 
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -84,6 +119,8 @@ public enum JSONWriter {
                 case 0x0a: escape = [0x5c, 0x6e]
                 case 0x0d: escape = [0x5c, 0x72]
                 case 0x09: escape = [0x5c, 0x74]
+                case 0x08: escape = [0x5c, 0x62]
+                case 0x0c: escape = [0x5c, 0x66]
                 case 0x3c, 0x3e, 0x26: escape = [0x5c, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xf)]]
                 case 0xe2 where i + 2 < n && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xa8 || bytes[i + 2] == 0xa9):
                     escape = [0x5c, 0x75, 0x32, 0x30, 0x32, bytes[i + 2] == 0xa8 ? 0x38 : 0x39]

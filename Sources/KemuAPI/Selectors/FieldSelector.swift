@@ -31,16 +31,17 @@ public struct FieldSelector: Sendable, Equatable {
         terms.append(cur)
         for term in terms {
             if term.isEmpty { continue }
-            let (field, rest, negated): (String, String, Bool)
-            if let r = term.range(of: "!=") {
-                field = String(term[..<r.lowerBound]); rest = String(term[r.upperBound...]); negated = true
-            } else if let r = term.range(of: "==") {
-                field = String(term[..<r.lowerBound]); rest = String(term[r.upperBound...]); negated = false
-            } else if let r = term.range(of: "=") {
-                field = String(term[..<r.lowerBound]); rest = String(term[r.upperBound...]); negated = false
-            } else {
-                throw ParseError(message: "invalid selector: '\(s)'; can't understand '\(term)'")
+            // Split at the earliest operator, as upstream does; `=` left in the value is an error below.
+            let chars = Array(term)
+            var split: (at: Int, len: Int, negated: Bool)? = nil
+            for i in chars.indices {
+                if chars[i] == "!", i + 1 < chars.count, chars[i + 1] == "=" { split = (i, 2, true); break }
+                if chars[i] == "=" { split = (i, i + 1 < chars.count && chars[i + 1] == "=" ? 2 : 1, false); break }
             }
+            guard let split else { throw ParseError(message: "invalid selector: '\(s)'; can't understand '\(term)'") }
+            let field = String(chars[..<split.at])
+            let rest = String(chars[(split.at + split.len)...])
+            let negated = split.negated
             var value = ""
             var esc = false
             for ch in rest {

@@ -57,11 +57,10 @@ public enum NameValidation {
             return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
         }
         let nb = Array(name.utf8)
-        if nb.isEmpty { errs.append("name part must be non-empty") } else {
-            if nb.count > 63 { errs.append("name part must be no more than 63 characters") }
-            if !(isAlnum(nb[0]) && isAlnum(nb[nb.count - 1]) && nb.allSatisfy({ isAlnum($0) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e })) {
-                errs.append(qualifiedNameMessage)
-            }
+        if nb.isEmpty { errs.append("name part must be non-empty") }
+        if nb.count > 63 { errs.append("name part must be no more than 63 characters") }
+        if nb.isEmpty || !(isAlnum(nb[0]) && isAlnum(nb[nb.count - 1]) && nb.allSatisfy({ isAlnum($0) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e })) {
+            errs.append(qualifiedNameMessage)
         }
         return errs
     }
