@@ -33,6 +33,6 @@ let package = Package(
         .testTarget(name: "KemuStoreTests", dependencies: ["KemuStore", "KemuAPI"]),
         .testTarget(name: "KemuRegistryTests", dependencies: ["KemuRegistry", "KemuAPI", "KemuStore"]),
         .testTarget(name: "KemuControllersTests", dependencies: ["KemuControllers", "KemuRegistry", "KemuStore", "KemuAPI"]),
-        .testTarget(name: "KemuServerTests", dependencies: ["KemuServer", "KemuAPI", "KemuStore", "KemuRegistry"]),
+        .testTarget(name: "KemuServerTests", dependencies: ["KemuServer", "KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP"]),
     ]
 )

@@ -12,20 +12,12 @@ Fixtures:
   kubectl        runs /usr/bin/kubectl against `server` (skips if kubectl is absent)
 """
 
-import json
 import os
 import pathlib
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
-import time
-import uuid
 
 import pytest
-import requests
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -96,15 +88,19 @@ def ns(api):
 KUBECTL = "/usr/bin/kubectl"
 
 
+def make_kubeconfig(kemu_bin, server_url):
+    out = subprocess.run([kemu_bin, "kubeconfig", "--server", server_url],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"kemu kubeconfig failed: {out.stderr}"
+    return out.stdout
+
+
 class Kubectl:
-    def __init__(self, kemu_bin, server_url, workdir):
+    def __init__(self, kubeconfig_text, workdir):
         self.workdir = pathlib.Path(workdir)
         self.kubeconfig = self.workdir / "kubeconfig"
-        out = subprocess.run([kemu_bin, "kubeconfig", "--server", server_url],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, f"kemu kubeconfig failed: {out.stderr}"
-        self.kubeconfig.write_text(out.stdout)
-        self.kubeconfig_text = out.stdout
+        self.kubeconfig.write_text(kubeconfig_text)
+        self.kubeconfig_text = kubeconfig_text
         self._n = 0
 
     def _cache_dir(self):
@@ -147,9 +143,14 @@ def kubectl_available():
     return KUBECTL
 
 
+@pytest.fixture(scope="session")
+def server_kubeconfig(kemu_bin, server):
+    return make_kubeconfig(kemu_bin, server.url)
+
+
 @pytest.fixture
-def kubectl(kubectl_available, kemu_bin, server, tmp_path):
-    return Kubectl(kemu_bin, server.url, tmp_path)
+def kubectl(kubectl_available, server_kubeconfig, tmp_path):
+    return Kubectl(server_kubeconfig, tmp_path)
 
 
 REFERENCE = (REPO.parent / "shared" / "reference")

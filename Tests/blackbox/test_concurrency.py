@@ -1,6 +1,5 @@
 """Concurrent writers and many watchers; optimistic concurrency under contention."""
 
-import json
 import random
 import threading
 import time

@@ -2,7 +2,6 @@
 
 import ipaddress
 import re
-import time
 import uuid
 
 import pytest
@@ -225,7 +224,7 @@ def test_put_missing_object_is_404(api, ns):
 
 
 def test_generation_bumps_on_spec_change_only(api, ns):
-    d = api.create(f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("gen"))
+    api.create(f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("gen"))
     path = f"/apis/apps/v1/namespaces/{ns}/deployments/gen"
     d2 = api.patch(path, {"metadata": {"annotations": {"a": "b"}}}, content_type=MERGE).json()
     assert d2["metadata"]["generation"] == 1
@@ -530,7 +529,7 @@ def test_create_in_terminating_namespace_is_forbidden(api):
     assert ns_obj["status"]["phase"] == "Terminating"
     assert ns_obj["metadata"].get("deletionTimestamp")
     r = api.post(f"/api/v1/namespaces/{name}/pods", pod("late"))
-    st = assert_status(r, 403, "Forbidden", message_prefix=f'pods "late" is forbidden: unable to create new content '
+    assert_status(r, 403, "Forbidden", message_prefix=f'pods "late" is forbidden: unable to create new content '
                                                            f'in namespace {name} because it is being terminated')
     # releasing the finalizer lets the namespace finish
     api.patch(f"/api/v1/namespaces/{name}/pods/hold", {"metadata": {"finalizers": None}}, content_type=MERGE)
@@ -638,3 +637,73 @@ def test_delete_pod_grace_zero_is_immediate(api, ns):
     r = api.delete(f"/api/v1/namespaces/{ns}/pods/now", {"gracePeriodSeconds": 0})
     assert r.status_code == 200, r.text
     assert_status(api.get(f"/api/v1/namespaces/{ns}/pods/now"), 404, "NotFound")
+
+
+def test_pod_defaults(api, ns):
+    p = api.create(f"/api/v1/namespaces/{ns}/pods", pod("defaults", image="nginx"))
+    spec = p["spec"]
+    assert spec["restartPolicy"] == "Always"
+    assert spec["dnsPolicy"] == "ClusterFirst"
+    assert spec["schedulerName"] == "default-scheduler"
+    assert spec["terminationGracePeriodSeconds"] == 30
+    assert spec["serviceAccountName"] == "default"
+    c = spec["containers"][0]
+    assert c["imagePullPolicy"] == "Always"          # untagged image means :latest
+    assert c["terminationMessagePath"] == "/dev/termination-log"
+    assert c["terminationMessagePolicy"] == "File"
+    assert p["status"]["phase"] == "Pending"
+    assert p["status"]["qosClass"] == "BestEffort"
+    tagged = api.create(f"/api/v1/namespaces/{ns}/pods", pod("tagged", image="nginx:1.27"))
+    assert tagged["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_namespace_metadata_name_label(api):
+    name = unique("nslabel")
+    obj = api.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    try:
+        assert obj["metadata"]["labels"]["kubernetes.io/metadata.name"] == name
+        assert obj["spec"]["finalizers"] == ["kubernetes"]
+        assert obj["status"]["phase"] == "Active"
+    finally:
+        api.delete(f"/api/v1/namespaces/{name}")
+
+
+def test_list_at_exact_resource_version(api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/endpoints", endpoints("first"))
+    rv1 = api.read(f"/api/v1/namespaces/{ns}/endpoints")["metadata"]["resourceVersion"]
+    api.create(f"/api/v1/namespaces/{ns}/endpoints", endpoints("second"))
+    api.patch(f"/api/v1/namespaces/{ns}/endpoints/first", {"metadata": {"labels": {"later": "yes"}}},
+              content_type=MERGE)
+    for params in ({"resourceVersion": rv1, "resourceVersionMatch": "Exact"},
+                   {"resourceVersion": rv1, "limit": "10"}):
+        body = api.read(f"/api/v1/namespaces/{ns}/endpoints", params=params)
+        assert body["metadata"]["resourceVersion"] == rv1, params
+        assert [i["metadata"]["name"] for i in body["items"]] == ["first"], params
+        assert "labels" not in body["items"][0]["metadata"], params
+
+
+def test_foreground_deletion(api, ns):
+    owner = api.create(f"/api/v1/namespaces/{ns}/services", service("fg"))
+    p = pod("fg-dep")
+    p["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Service", "name": "fg",
+                                         "uid": owner["metadata"]["uid"], "blockOwnerDeletion": True}]
+    api.create(f"/api/v1/namespaces/{ns}/pods", p)
+    r = api.delete(f"/api/v1/namespaces/{ns}/services/fg", {"propagationPolicy": "Foreground"})
+    assert r.status_code in (200, 202), r.text
+    wait_for(lambda: api.get(f"/api/v1/namespaces/{ns}/pods/fg-dep").status_code == 404, timeout=15,
+             what="dependent deleted first")
+    wait_for(lambda: api.get(f"/api/v1/namespaces/{ns}/services/fg").status_code == 404, timeout=15,
+             what="owner deleted after its dependents")
+
+
+def test_managed_fields_recorded(api, ns):
+    obj = api.post(f"/api/v1/namespaces/{ns}/endpoints", endpoints("mf", labels={"a": "b"}),
+                   params={"fieldManager": "tester"}).json()
+    mf = obj["metadata"].get("managedFields")
+    assert mf, obj["metadata"]
+    entry = mf[0]
+    assert entry["manager"] == "tester"
+    assert entry["operation"] == "Update"
+    assert entry["apiVersion"] == "v1"
+    assert entry["fieldsType"] == "FieldsV1"
+    assert "f:metadata" in entry["fieldsV1"]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from helpers import (CONFLICT_MSG, MERGE, Api, WatchStream, assert_status, curl, endpoints, json_lines, pod,
+from helpers import (CONFLICT_MSG, MERGE, Api, WatchStream, assert_status, curl, endpoints, pod,
                      service)
 
 METHOD_NOT_ALLOWED = "the server does not allow this method on the requested resource"
@@ -219,3 +219,25 @@ def test_curl_error_body(api, ns):
     assert st == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                   "message": 'services "absent" not found', "reason": "NotFound",
                   "details": {"name": "absent", "kind": "services"}, "code": 404}
+
+
+def test_curl_large_bodies_with_expect_100_continue(api, ns, tmp_path):
+    # curl sends `Expect: 100-continue` for bodies over 1 MiB (annotations are capped at 256 KiB, so pad an env var)
+    ok = pod("big-ok")
+    ok["spec"]["containers"][0]["env"] = [{"name": "PAD", "value": "y" * (1200 * 1024)}]
+    f = tmp_path / "ok.json"
+    f.write_text(json.dumps(ok))
+    code, body = curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary", f"@{f}",
+                      f"{api.base}/api/v1/namespaces/{ns}/pods")
+    assert code == 201, body[:500]
+    assert len(json.loads(body)["spec"]["containers"][0]["env"][0]["value"]) == 1200 * 1024
+    big = endpoints("big-no")
+    big["metadata"]["annotations"] = {"pad": "z" * (4 * 1024 * 1024)}
+    f2 = tmp_path / "big.json"
+    f2.write_text(json.dumps(big))
+    code, body = curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary", f"@{f2}",
+                      f"{api.base}/api/v1/namespaces/{ns}/endpoints")
+    assert code == 413, body[:500]
+    st = json.loads(body)
+    assert st["reason"] == "RequestEntityTooLarge"
+    assert st["message"] == "Request entity too large: limit is 3145728"

@@ -639,3 +639,23 @@ def test_replace_f(kubectl, api, ns):
     p = kubectl.run("replace", "-n", ns, "-f", f, check=True)
     assert p.stdout.strip() == "service/rep replaced"
     assert api.read(f"/api/v1/namespaces/{ns}/services/rep")["metadata"]["labels"] == {"replaced": "yes"}
+
+
+def test_drain(kubectl, api, ns):
+    node = f"drain-{ns[-8:]}"
+    api.create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    try:
+        api.create(f"/api/v1/namespaces/{ns}/pods", pod("bare", node=node))
+        api.create(f"/api/v1/namespaces/{ns}/pods", pod("elsewhere", node="some-other-node"))
+        p = kubectl.run("drain", node, "--force", "--ignore-daemonsets", "--timeout=30s", timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        out = p.stdout + p.stderr
+        assert f"node/{node} cordoned" in out
+        assert f"evicting pod {ns}/bare" in out
+        assert "pod/bare evicted" in out
+        assert f"node/{node} drained" in out
+        assert api.get(f"/api/v1/namespaces/{ns}/pods/bare").status_code == 404
+        assert api.get(f"/api/v1/namespaces/{ns}/pods/elsewhere").status_code == 200
+        assert api.read(f"/api/v1/nodes/{node}")["spec"]["unschedulable"] is True
+    finally:
+        api.delete(f"/api/v1/nodes/{node}")

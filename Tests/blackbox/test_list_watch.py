@@ -1,11 +1,10 @@
 """LIST (selectors, pagination, resourceVersion rules) and WATCH semantics."""
 
 import re
-import time
 
 import pytest
 
-from helpers import (MERGE, Api, WatchStream, assert_status, curl, curl_json, endpoints, json_lines, pod,
+from helpers import (MERGE, Api, WatchStream, assert_status, curl, endpoints, json_lines, pod,
                      rv_int, service, unique)
 
 
@@ -325,6 +324,8 @@ def test_watch_added_modified_deleted(api, ns):
     try:
         assert w.status == 200
         assert w.headers.get("Content-Type", "").startswith("application/json")
+        te = {k.lower(): v for k, v in w.headers.items()}.get("transfer-encoding", "")
+        assert te.lower() == "chunked", w.headers
         c = api.create(f"/api/v1/namespaces/{ns}/pods", pod("w1"))
         m = api.patch(f"/api/v1/namespaces/{ns}/pods/w1", {"metadata": {"labels": {"a": "b"}}},
                       content_type=MERGE).json()

@@ -183,7 +183,7 @@ def test_delete(core, ns):
         core.read_namespaced_pod("gone", ns)
     assert ei.value.status == 404
     core.create_namespaced_service(ns, mk_service("gone-svc"))
-    st = core.delete_namespaced_service("gone-svc", ns, propagation_policy="Foreground")
+    core.delete_namespaced_service("gone-svc", ns, propagation_policy="Foreground")
     with pytest.raises(ApiException) as ei:
         for _ in range(100):
             core.read_namespaced_service("gone-svc", ns)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import (MERGE, SMP, WatchStream, assert_status, deployment, endpoints, pod, rv_int, service)
+from helpers import (MERGE, SMP, WatchStream, assert_status, deployment, endpoints, pod, service)
 
 
 def test_deployment_scale_get_patch_put(api, ns):

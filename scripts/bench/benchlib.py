@@ -149,12 +149,12 @@ def free_port() -> int:
 
 
 def proc_status(pid: int) -> dict:
-    """VmRSS / VmHWM in KiB and the thread count of `pid`."""
+    """VmRSS / VmHWM / RssAnon / RssFile in KiB and the thread count of `pid`."""
     res = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 res[k] = int(v.split()[0])
             elif k == "Threads":
                 res[k] = int(v)
@@ -190,6 +190,78 @@ def machine_info() -> dict:
     info["python"] = platform.python_version()
     info["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return info
+
+
+# --------------------------------------------------------------------------------------------
+# Other people's CPU use (the machine is shared; wrk and the server already share its 2 cores)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_busy() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    total = sum(v[:8])
+    return total - idle, total
+
+
+def _pid_jiffies(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])          # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class CpuMeter:
+    """Measures, over an interval, how much CPU went to processes other than ours.
+
+    ours = the listed server PIDs + this Python process + its waited-for children (wrk).
+    Result in percent of the whole machine (100 % = all CPUs busy)."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.start()
+
+    def _ours(self) -> int:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        py = (me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime) * CLK_TCK
+        return int(py) + sum(_pid_jiffies(p) for p in self.pids)
+
+    def start(self) -> None:
+        self.b0, self.t0 = _stat_busy()
+        self.o0 = self._ours()
+
+    def stop(self) -> dict:
+        b1, t1 = _stat_busy()
+        o1 = self._ours()
+        total = max(1, t1 - self.t0)
+        busy, ours = b1 - self.b0, o1 - self.o0
+        return {"machine_busy_pct": round(100 * busy / total, 1),
+                "foreign_pct": round(max(0, 100 * (busy - ours) / total), 1)}
+
+
+def wait_for_quiet_machine(pids: list[int], threshold_pct: float = 10.0, window: float = 0.5,
+                           max_wait: float = 60.0) -> dict:
+    """Wait (bounded) until other processes use < threshold_pct of the machine for one window."""
+    t0 = time.monotonic()
+    last = {}
+    while True:
+        m = CpuMeter(pids)
+        time.sleep(window)
+        last = m.stop()
+        if last["foreign_pct"] < threshold_pct or time.monotonic() - t0 >= max_wait:
+            break
+    return {"waited_s": round(time.monotonic() - t0, 1), "quiet": last["foreign_pct"] < threshold_pct, **last}
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,6 +371,16 @@ def run_wrk(url: str, threads: int = 2, connections: int = 32, duration: str = "
     if r.returncode != 0:
         res["error"] = f"wrk exit {r.returncode}: {r.stderr.strip()[:300]}"
     return res
+
+
+def measured_wrk(url: str, pids: list[int], quiet_wait: float = 60.0, **kw) -> dict:
+    """run_wrk after waiting (bounded) for a quiet machine; records other processes' CPU share."""
+    q = wait_for_quiet_machine(pids, max_wait=quiet_wait)
+    m = CpuMeter(pids)
+    r = run_wrk(url, **kw)
+    r["cpu"] = m.stop()
+    r["quiet_wait"] = q
+    return r
 
 
 # --------------------------------------------------------------------------------------------

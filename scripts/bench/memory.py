@@ -64,6 +64,8 @@ def main() -> int:
 
     results["summary"] = {
         "idle_rss_mb_median": med("idle"), "seeded_rss_mb_median": med("seeded"),
+        "idle_rss_anon_mb_median": med("idle", "RssAnon"), "idle_rss_file_mb_median": med("idle", "RssFile"),
+        "seeded_rss_anon_mb_median": med("seeded", "RssAnon"),
         "after_list_rss_mb_median": med("after_list"), "after_list_hwm_mb_median": med("after_list", "VmHWM"),
         "idle_threads": [r["idle"]["Threads"] for r in results["runs"] if "idle" in r],
         "idle_rss_mb_runs": [round(r["idle"]["VmRSS"] / 1024, 1) for r in results["runs"] if "idle" in r],

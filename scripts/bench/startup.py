@@ -113,7 +113,9 @@ def main() -> int:
                      "server_cmd": " ".join(cmd_for_port("PORT")), "runs": []}
     one_start(cmd_for_port, args.poll_ms / 1000, args.timeout, work)     # warm-up, not counted
     for i in range(args.runs):
+        q = bl.wait_for_quiet_machine([], max_wait=10.0)
         r = one_start(cmd_for_port, args.poll_ms / 1000, args.timeout, work)
+        r["quiet_wait"] = q
         results["runs"].append(r)
         print(f"start {i + 1}: ready {r.get('ready_ms', float('nan')):.1f} ms, "
               f"stdout line {r.get('stdout_line_ms', float('nan')):.1f} ms, attempts {r['attempts']}"

@@ -324,7 +324,9 @@ async def run(args, port: int, pid: int | None) -> dict:
         res["server_with_watchers"] = bl.proc_status(pid)
     await asyncio.sleep(0.2)
 
-    # Measured changes.
+    # Measured changes (after waiting, bounded, for other processes on the machine to be quiet).
+    res["quiet_wait"] = bl.wait_for_quiet_machine([pid] if pid else [], max_wait=args.quiet_wait)
+    meter = bl.CpuMeter([pid] if pid else [])
     t0s: dict[str, int] = {}
     patch_ms: list[float] = []
     patch_errors: list[str] = []
@@ -342,6 +344,7 @@ async def run(args, port: int, pid: int | None) -> dict:
         if st != 200 and len(patch_errors) < 3:
             patch_errors.append(f"PATCH n={i} -> HTTP {st}: {rbody[:200]!r}")
     res["patch_send_s"] = round(time.monotonic() - t_begin, 3)
+    res["cpu"] = meter.stop()
     res["last_change_missing"] = await wait_all_have(watchers, str(args.events), args.settle_timeout)
     await wait_quiet(watchers, quiet=0.5, timeout=3.0)     # late duplicates would show up here
     if pid:
@@ -408,6 +411,9 @@ async def run(args, port: int, pid: int | None) -> dict:
 
     res.update({
         "live_watchers": live,
+        "last_watcher_ms_values": [round(x, 3) for x in last_k],
+        "last_watcher_userspace_ms_values": [round(x, 3) for x in last_u],
+        "patch_send_offsets_ms": [round((t0s[n] - t0s["1"]) / 1e6, 3) for n in t0s],
         "last_watcher_ms": stats(last_k),
         "first_watcher_ms": stats(first_k),
         "all_deliveries_ms": stats(all_k),
@@ -443,6 +449,8 @@ def main() -> int:
     ap.add_argument("--namespace", default="bench")
     ap.add_argument("--pod", default="bench-0")
     ap.add_argument("--settle-timeout", type=float, default=30.0)
+    ap.add_argument("--quiet-wait", type=float, default=60.0,
+                    help="max seconds to wait for other processes to go quiet before measuring")
     ap.add_argument("--out")
     args = ap.parse_args()
 
@@ -473,7 +481,8 @@ def main() -> int:
                                      "last_watcher_ms", "first_watcher_ms", "all_deliveries_ms",
                                      "last_watcher_userspace_ms", "patch_roundtrip_ms", "lost",
                                      "duplicates", "watchers_out_of_order", "framing_errors",
-                                     "events_not_at_all_watchers", "event_types", "target_p99_20ms_met")}
+                                     "events_not_at_all_watchers", "event_types", "cpu", "quiet_wait",
+                                     "target_p99_20ms_met")}
         for k in ("server_before", "server_with_watchers", "server_after", "patch_errors"):
             if results.get(k):
                 s[k] = results[k]
