@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KemuAPI
 import KemuStore
 
@@ -156,6 +156,11 @@ public final class ObjectStorage: Sendable {
         let ns = kind.namespaced ? namespace : ""
         var created = false
         var pendingAfterDelete: JSONObject?
+        // Read what an update-as-create needs now: the store must not be read inside its own write.
+        var namespaceRefusal: Error?
+        if allowCreate && kind.namespaced {
+            do { try checkNamespaceAcceptsCreate(ns, kind: kind, name: name) } catch { namespaceRefusal = error }
+        }
         let result = try store.write(kind.groupResource, namespace: ns, name: name) { current in
             guard let current else {
                 guard allowCreate, subresource == nil else { throw APIError.notFound(kind.groupResource, name) }
@@ -164,7 +169,10 @@ public final class ObjectStorage: Sendable {
                 try checkTypeMeta(&body, kind)
                 try checkNameAndNamespace(body, kind, ns: ns, name: name)
                 body.metadata["name"] = .string(name)
-                if kind.namespaced { body.metadata["namespace"] = .string(ns); try checkNamespaceAcceptsCreate(ns, kind: kind, name: name) }
+                if kind.namespaced {
+                    body.metadata["namespace"] = .string(ns)
+                    if let namespaceRefusal { throw namespaceRefusal }
+                }
                 body.metadata["uid"] = .string(Identifiers.uuid())
                 body.metadata["creationTimestamp"] = .string(Timestamp.now())
                 if !(body.metadata.string("resourceVersion") ?? "").isEmpty {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KemuAPI
 import KemuControllers
 import KemuHTTP
@@ -193,7 +193,7 @@ struct RequestContext {
     }
 
     func parseBody() throws -> JSONObject {
-        let ct = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let ct = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingWhitespace().lowercased() } ?? ""
         if ct == "application/vnd.kubernetes.protobuf" {
             throw APIError(code: 415, reason: "UnsupportedMediaType",
                            message: "the body of the request was in an unknown format - accepted media types include: application/json (kemu does not decode protobuf bodies yet; kubectl's imperative `create <kind>` sends them: use `kubectl create -f` instead)")

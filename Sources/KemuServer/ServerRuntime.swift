@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import KemuHTTP
 
@@ -30,7 +30,7 @@ public enum ServerRuntime {
         do {
             try api.start()
         } catch {
-            FileHandle.standardError.write(Data("kemu: cannot seed the store: \(error)\n".utf8))
+            writeStderr("kemu: cannot seed the store: \(error)\n")
             return 1
         }
         var httpOptions = HTTPServer.Options()
@@ -43,7 +43,7 @@ public enum ServerRuntime {
         do {
             try http.start()
         } catch {
-            FileHandle.standardError.write(Data("kemu: \(error)\n".utf8))
+            writeStderr("kemu: \(error)\n")
             return 1
         }
         let port = http.boundAddressPort()
@@ -58,6 +58,11 @@ public enum ServerRuntime {
         api.stop()
         http.stop()
         return 0
+    }
+
+    static func writeStderr(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = Glibc.write(2, &bytes, bytes.count)
     }
 
     static func raiseFileLimit() {

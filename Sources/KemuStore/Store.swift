@@ -37,7 +37,7 @@ public struct ListPage: Sendable {
 /// The object store: one global, monotonic resourceVersion, and one lock that owns every
 /// mutation. Writers append to the event log and nudge the watch hub; they never wait
 /// for watchers.
-public final class Store: Sendable {
+public final class Store: @unchecked Sendable {
     struct Collection {
         var objects: [String: StoredObject] = [:]
         var sortedKeysCache: [String]? = nil
@@ -55,7 +55,9 @@ public final class Store: Sendable {
         var collections: [GroupResource: Collection] = [:]
     }
 
-    let state = Mutex(State())
+    /// Guarded by `lock`; never touched without it.
+    private var state = State()
+    private let lock = RecursiveLock()
     let log: EventLog
     public let hub: WatchHub
 
@@ -64,67 +66,71 @@ public final class Store: Sendable {
         hub = WatchHub(log: log)
     }
 
-    public var currentResourceVersion: UInt64 { state.withLock { $0.rv } }
+    public var currentResourceVersion: UInt64 { lock.withLock { state.rv } }
     public var compactedResourceVersion: UInt64 { log.compactedRV }
 
     public func get(_ r: GroupResource, namespace: String, name: String) -> StoredObject? {
-        state.withLock { $0.collections[r]?.objects[StoreKey.make(namespace: namespace, name: name)] }
+        lock.withLock { state.collections[r]?.objects[StoreKey.make(namespace: namespace, name: name)] }
     }
 
-    public func count(_ r: GroupResource) -> Int { state.withLock { $0.collections[r]?.objects.count ?? 0 } }
+    public func count(_ r: GroupResource) -> Int { lock.withLock { state.collections[r]?.objects.count ?? 0 } }
 
     /// Atomically reads the current version, lets `body` decide, and applies the decision.
-    /// `body` runs under the store lock: keep it free of I/O.
+    /// `body` runs under the store lock: keep it free of I/O. It may read the store (the lock is
+    /// recursive) but must not write to it.
     @discardableResult
     public func write(_ r: GroupResource, namespace: String, name: String,
                       _ body: (StoredObject?) throws -> WriteDecision) throws -> WriteResult {
         let key = StoreKey.make(namespace: namespace, name: name)
-        let (result, event) = try state.withLock { s throws -> (WriteResult, StoreEvent?) in
-            let current = s.collections[r]?.objects[key]
-            switch try body(current) {
-            case .unchanged:
-                return (WriteResult(object: current, event: nil), nil)
-            case .delete:
-                guard let current else { return (WriteResult(object: nil, event: nil), nil) }
-                s.rv += 1
-                var final = current.object
-                final.metadata["resourceVersion"] = .string(String(s.rv))
-                let deleted = StoredObject(object: final, resourceVersion: s.rv)
-                s.collections[r]!.objects.removeValue(forKey: key)
-                s.collections[r]!.sortedKeysCache = nil
-                let e = StoreEvent(type: .deleted, resource: r, object: deleted, previous: current)
-                log.append(e)
-                return (WriteResult(object: deleted, event: .deleted), e)
-            case .put(var obj):
-                if let current {
-                    // A write that changes nothing keeps its resourceVersion and emits no event.
-                    obj.metadata["resourceVersion"] = .string(String(current.resourceVersion))
-                    if obj == current.object { return (WriteResult(object: current, event: nil), nil) }
-                }
-                s.rv += 1
-                obj.metadata["resourceVersion"] = .string(String(s.rv))
-                let stored = StoredObject(object: obj, resourceVersion: s.rv)
-                var coll = s.collections[r] ?? Collection()
-                s.collections[r] = nil  // keep the dictionary uniquely referenced while mutating
-                coll.objects[key] = stored
-                if current == nil { coll.sortedKeysCache = nil }
-                s.collections[r] = coll
-                let e = StoreEvent(type: current == nil ? .added : .modified, resource: r, object: stored, previous: current)
-                log.append(e)
-                return (WriteResult(object: stored, event: e.type), e)
-            }
+        let (result, event) = try lock.withLock { () throws -> (WriteResult, StoreEvent?) in
+            let current = state.collections[r]?.objects[key]
+            let decision = try body(current)
+            return apply(decision, r, key: key, current: current)
         }
         if event != nil { hub.nudge() }
         return result
+    }
+
+    /// Applies a write decision; the caller holds the lock.
+    private func apply(_ decision: WriteDecision, _ r: GroupResource, key: String, current: StoredObject?) -> (WriteResult, StoreEvent?) {
+        switch decision {
+        case .unchanged:
+            return (WriteResult(object: current, event: nil), nil)
+        case .delete:
+            guard let current else { return (WriteResult(object: nil, event: nil), nil) }
+            state.rv += 1
+            var final = current.object
+            final.metadata["resourceVersion"] = .string(String(state.rv))
+            let deleted = StoredObject(object: final, resourceVersion: state.rv)
+            state.collections[r]!.objects.removeValue(forKey: key)
+            state.collections[r]!.sortedKeysCache = nil
+            let e = StoreEvent(type: .deleted, resource: r, object: deleted, previous: current)
+            log.append(e)
+            return (WriteResult(object: deleted, event: .deleted), e)
+        case .put(var obj):
+            if let current {
+                // A write that changes nothing keeps its resourceVersion and emits no event.
+                obj.metadata["resourceVersion"] = .string(String(current.resourceVersion))
+                if obj == current.object { return (WriteResult(object: current, event: nil), nil) }
+            }
+            state.rv += 1
+            obj.metadata["resourceVersion"] = .string(String(state.rv))
+            let stored = StoredObject(object: obj, resourceVersion: state.rv)
+            state.collections[r, default: Collection()].objects[key] = stored
+            if current == nil { state.collections[r]!.sortedKeysCache = nil }
+            let e = StoreEvent(type: current == nil ? .added : .modified, resource: r, object: stored, previous: current)
+            log.append(e)
+            return (WriteResult(object: stored, event: e.type), e)
+        }
     }
 
     /// Lists a collection in key order, optionally as of a past resourceVersion, after a key, up to a limit.
     public func list(_ r: GroupResource, namespace: String? = nil, at rv: UInt64? = nil, after startKey: String? = nil,
                      limit: Int? = nil, filter: ((StoredObject) -> Bool)? = nil) throws(StoreError) -> ListPage {
         // Take a consistent view under the lock; filter and page outside it.
-        let view: ([String], [String: StoredObject], UInt64) = try state.withLock { s throws(StoreError) in
-            var coll = s.collections[r] ?? Collection()
-            if let rv, rv < s.rv {
+        let view: ([String], [String: StoredObject], UInt64) = try lock.withLock { () throws(StoreError) in
+            var coll = state.collections[r] ?? Collection()
+            if let rv, rv < state.rv {
                 guard let newer = log.events(after: rv) else {
                     throw StoreError.expired(requested: rv, compacted: log.compactedRV)
                 }
@@ -136,8 +142,8 @@ public final class Store: Sendable {
                 return (objects.keys.sorted(), objects, rv)
             }
             let keys = coll.sortedKeys()
-            s.collections[r] = coll
-            return (keys, coll.objects, s.rv)
+            state.collections[r] = coll
+            return (keys, coll.objects, state.rv)
         }
         let (keys, objects, listRV) = view
         var lo = 0, hi = keys.count

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import KemuAPI
 import Synchronization
 
@@ -48,9 +48,8 @@ public final class WatchHub: Sendable {
     public func start(initialRV: UInt64) {
         state.withLock { $0.dispatchedRV = max($0.dispatchedRV, initialRV) }
         guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        let t = Thread { [self] in self.run() }
-        t.name = "kemu-watch-hub"
-        t.start()
+        // A dedicated thread: the dispatcher blocks on its semaphore between batches.
+        DispatchQueue(label: "kemu-watch-hub").async { [self] in self.run() }
     }
 
     func nudge() {

@@ -80,7 +80,7 @@ public enum JSONWriter {
             let negative = mantissa.hasPrefix("-")
             let m = negative ? String(mantissa.dropFirst()) : mantissa
             let point = m.firstIndex(of: ".").map { m.distance(from: m.startIndex, to: $0) } ?? m.count
-            var digits = m.replacingOccurrences(of: ".", with: "")
+            var digits = m.replacing(".", with: "")
             while digits.count > 1 && digits.hasSuffix("0") && point < digits.count { digits.removeLast() }
             exponent += point
             var text: String

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// RFC 3339 timestamps at second precision in UTC, as metav1.Time serialises.
 public enum Timestamp {

@@ -75,11 +75,12 @@ public struct FieldSelector: Sendable, Equatable {
     }
 }
 
-extension String {
-    func trimmingWhitespace() -> String {
+extension StringProtocol {
+    /// Drops leading and trailing spaces and tabs (what HTTP header parsing needs, without Foundation).
+    public func trimmingWhitespace() -> String {
         var s = Substring(self)
-        while let f = s.first, f == " " { s.removeFirst() }
-        while let l = s.last, l == " " { s.removeLast() }
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
         return String(s)
     }
 }

@@ -108,8 +108,8 @@ public enum IPAddress {
         if Check.isIPv4(s) { return s.split(separator: ".").map { UInt8($0)! } }
         guard Check.isIPv6(s) else { return nil }
         var head: [UInt16] = [], tail: [UInt16] = []
-        let halves = s.components(separatedBy: "::")
-        func groups(_ t: String) -> [UInt16] { t.split(separator: ":").compactMap { UInt16($0, radix: 16) } }
+        let halves = s.split(separator: "::", omittingEmptySubsequences: false)
+        func groups(_ t: Substring) -> [UInt16] { t.split(separator: ":").compactMap { UInt16($0, radix: 16) } }
         head = groups(halves[0])
         if halves.count == 2 { tail = groups(halves[1]) }
         let fill = Array(repeating: UInt16(0), count: max(0, 8 - head.count - tail.count))

@@ -119,7 +119,7 @@ public enum Check {
             if text.hasSuffix(":") && !text.hasSuffix("::") { text = text.dropLast() }
             groupsNeeded = 6
         }
-        let doubles = text.components(separatedBy: "::").count - 1
+        let doubles = text.split(separator: "::", omittingEmptySubsequences: false).count - 1
         if doubles > 1 { return false }
         let groups = text.split(separator: ":", omittingEmptySubsequences: true)
         for g in groups {

@@ -19,7 +19,7 @@ final class Discovery: Sendable {
     static func wantsAggregated(_ request: HTTPRequest) -> Bool {
         guard let accept = request.header("accept") else { return false }
         for raw in accept.split(separator: ",") {
-            let params = raw.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let params = raw.split(separator: ";").map { $0.trimmingWhitespace() }
             if params.contains("g=apidiscovery.k8s.io"), params.contains("v=v2"), params.contains("as=APIGroupDiscoveryList") {
                 return true
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KemuAPI
 import KemuHTTP
 
@@ -22,7 +22,7 @@ final class OpenAPIDocuments: Sendable {
             for f in files.sorted() where f.hasSuffix(".json") {
                 guard let data = FileManager.default.contents(atPath: dir + "/" + f) else { continue }
                 let bytes = Array(data)
-                let path = String(f.dropLast(5)).replacingOccurrences(of: "__", with: "/")
+                let path = String(f.dropLast(5)).replacing("__", with: "/")
                 docs[path] = Document(path: path, bytes: bytes, hash: Self.hash(bytes))
                 if let j = try? JSONParser.parse(bytes) { parsed.append(j) }
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KemuAPI
 import KemuRegistry
 import KemuStore
@@ -83,7 +83,7 @@ enum ContinueToken {
     }
 
     static func decode(_ token: String) throws -> (rv: UInt64, after: String) {
-        var padded = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        var padded = token.replacing("-", with: "+").replacing("_", with: "/")
         while padded.count % 4 != 0 { padded += "=" }
         guard let data = Data(base64Encoded: padded),
               let json = try? JSONParser.parse(Array(data)),

@@ -32,7 +32,7 @@ enum Respond {
 
     /// A `Warning: 299 - "…"` header value (RFC 7234 form, as kube-apiserver sends).
     static func warning(_ text: String) -> (String, String) {
-        let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let escaped = text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
         return ("Warning", "299 - \"\(escaped)\"")
     }
 }
@@ -48,7 +48,7 @@ enum ResponseFormat {
         if accept == "application/json" || accept == "*/*" { return .json }
         var acceptable = false
         for raw in accept.split(separator: ",") {
-            let parts = raw.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = raw.split(separator: ";").map { $0.trimmingWhitespace() }
             guard let mime = parts.first?.lowercased() else { continue }
             var params: [String: String] = [:]
             for p in parts.dropFirst() {
@@ -72,4 +72,4 @@ enum ResponseFormat {
     }
 }
 
-import Foundation
+import FoundationEssentials

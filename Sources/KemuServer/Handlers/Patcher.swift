@@ -18,7 +18,7 @@ struct Patcher {
 
     init(_ s: APIServer, _ c: RequestContext, schemaKind: (group: String, version: String, kind: String)? = nil) throws {
         let raw = (c.request.header("content-type") ?? "").split(separator: ";").first
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            .map { $0.trimmingWhitespace().lowercased() } ?? ""
         guard let t = PatchType(rawValue: raw) else {
             throw APIError.unsupportedMediaType(raw, accepted: Self.accepted)
         }

@@ -10,7 +10,7 @@
  *
  * Same daemon settings as kemu (Sources/KemuHTTP/HTTPServer.swift): INTERNAL_POLLING_THREAD |
  * EPOLL | ALLOW_SUSPEND_RESUME | ERROR_LOG | TURBO, THREAD_POOL_SIZE 2, CONNECTION_LIMIT 10000,
- * CONNECTION_TIMEOUT 120 s, CONNECTION_MEMORY_LIMIT 64 KiB.
+ * CONNECTION_TIMEOUT 120 s, CONNECTION_MEMORY_LIMIT 16 KiB.
  * Prints "baseline listening on http://127.0.0.1:PORT" when it accepts connections
  * (PORT 0 = pick a free port), then waits for SIGINT/SIGTERM.
  *
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
                                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
                                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
                                             MHD_OPTION_END);
     if (!d) { fprintf(stderr, "MHD_start_daemon failed\n"); return 1; }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,0 +1,269 @@
+import KemuAPI
+
+/// Well-known names the EndpointSlice controller reads and writes.
+public enum EndpointSliceNames {
+    public static let controllerName = "endpointslice-controller.k8s.io"
+    public static let serviceNameLabel = "kubernetes.io/service-name"
+    public static let managedByLabel = "endpointslice.kubernetes.io/managed-by"
+    public static let headlessLabel = "service.kubernetes.io/headless"
+    public static let triggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
+    public static let zoneLabel = "topology.kubernetes.io/zone"
+    public static let topologyModeAnnotation = "service.kubernetes.io/topology-mode"
+    public static let deprecatedTopologyHintsAnnotation = "service.kubernetes.io/topology-aware-hints"
+    public static let fieldManager = "endpointslice-controller"
+
+    static func isReservedLabel(_ key: String) -> Bool {
+        key == serviceNameLabel || key == managedByLabel || key == headlessLabel
+    }
+}
+
+/// One entry of an EndpointSlice's `ports`.
+public struct SlicePort: Hashable, Sendable, Comparable {
+    public var name: String?
+    public var port: Int?
+    public var proto: String?
+    public var appProtocol: String?
+
+    public init(name: String?, port: Int?, proto: String?, appProtocol: String?) {
+        self.name = name; self.port = port; self.proto = proto; self.appProtocol = appProtocol
+    }
+
+    init(json: JSON) {
+        name = json["name"].stringValue
+        port = json["port"].intValue.map { Int($0) }
+        proto = json["protocol"].stringValue
+        appProtocol = json["appProtocol"].stringValue
+    }
+
+    var json: JSON {
+        var o = JSONObject()
+        if let name { o["name"] = .string(name) }
+        if let port { o["port"] = .int(Int64(port)) }
+        if let proto { o["protocol"] = .string(proto) }
+        if let appProtocol { o["appProtocol"] = .string(appProtocol) }
+        return .object(o)
+    }
+
+    public static func < (a: SlicePort, b: SlicePort) -> Bool {
+        func cmp<T: Comparable>(_ x: T?, _ y: T?) -> Int {
+            switch (x, y) {
+            case (nil, nil): return 0
+            case (nil, _): return -1
+            case (_, nil): return 1
+            case let (x?, y?): return x < y ? -1 : (x == y ? 0 : 1)
+            }
+        }
+        for c in [cmp(a.name, b.name), cmp(a.port, b.port), cmp(a.proto, b.proto), cmp(a.appProtocol, b.appProtocol)] where c != 0 {
+            return c < 0
+        }
+        return false
+    }
+}
+
+/// The order-insensitive identity of a port list: slices are grouped by it (nil and empty lists are the same key).
+public struct PortSetKey: Hashable, Sendable {
+    public let ports: [SlicePort]
+    public init(_ ports: [SlicePort]?) { self.ports = (ports ?? []).sorted() }
+}
+
+/// `targetRef` of an endpoint.
+public struct SliceTargetRef: Equatable, Sendable {
+    public var kind: String?
+    public var namespace: String?
+    public var name: String?
+    public var uid: String?
+    public var apiVersion: String?
+    public var resourceVersion: String?
+    public var fieldPath: String?
+
+    public init(kind: String? = nil, namespace: String? = nil, name: String? = nil, uid: String? = nil,
+                apiVersion: String? = nil, resourceVersion: String? = nil, fieldPath: String? = nil) {
+        self.kind = kind; self.namespace = namespace; self.name = name; self.uid = uid
+        self.apiVersion = apiVersion; self.resourceVersion = resourceVersion; self.fieldPath = fieldPath
+    }
+
+    /// Equal apart from `resourceVersion`, as the controller compares references.
+    func equalIgnoringResourceVersion(_ o: SliceTargetRef) -> Bool {
+        kind == o.kind && namespace == o.namespace && name == o.name && uid == o.uid
+            && apiVersion == o.apiVersion && fieldPath == o.fieldPath
+    }
+}
+
+/// `hints` of an endpoint: zone and node names.
+public struct SliceHints: Equatable, Sendable {
+    public var forZones: [String]
+    public var forNodes: [String]
+    public init(forZones: [String] = [], forNodes: [String] = []) { self.forZones = forZones; self.forNodes = forNodes }
+}
+
+/// One endpoint of an EndpointSlice.
+public struct SliceEndpoint: Equatable, Sendable {
+    public var addresses: [String]
+    public var ready: Bool?
+    public var serving: Bool?
+    public var terminating: Bool?
+    public var hostname: String?
+    public var nodeName: String?
+    public var zone: String?
+    public var targetRef: SliceTargetRef?
+    public var hints: SliceHints?
+
+    public init(addresses: [String], ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil,
+                hostname: String? = nil, nodeName: String? = nil, zone: String? = nil,
+                targetRef: SliceTargetRef? = nil, hints: SliceHints? = nil) {
+        self.addresses = addresses; self.ready = ready; self.serving = serving; self.terminating = terminating
+        self.hostname = hostname; self.nodeName = nodeName; self.zone = zone; self.targetRef = targetRef; self.hints = hints
+    }
+
+    /// `ready` read as consumers do (nil is not ready for hint purposes, as upstream's `EndpointReady`).
+    var isReady: Bool { ready == true }
+
+    /// Same endpoint identity: sorted addresses, hostname, targetRef namespace and name.
+    func sameIdentity(_ o: SliceEndpoint) -> Bool {
+        (hostname ?? "") == (o.hostname ?? "")
+            && (targetRef?.name ?? "") == (o.targetRef?.name ?? "")
+            && (targetRef?.namespace ?? "") == (o.targetRef?.namespace ?? "")
+            && (addresses == o.addresses || addresses.sorted() == o.addresses.sorted())
+    }
+
+    /// Equal in everything the identity does not cover (hints excluded, targetRef resourceVersion ignored).
+    func equalBeyondIdentity(_ o: SliceEndpoint) -> Bool {
+        guard nodeName == o.nodeName, zone == o.zone, ready == o.ready, serving == o.serving, terminating == o.terminating else {
+            return false
+        }
+        switch (targetRef, o.targetRef) {
+        case (nil, nil): return true
+        case let (a?, b?): return a.equalIgnoringResourceVersion(b)
+        default: return false
+        }
+    }
+
+    init(json: JSON) {
+        addresses = (json["addresses"].arrayValue ?? []).compactMap(\.stringValue)
+        let c = json["conditions"]
+        ready = c["ready"].boolValue
+        serving = c["serving"].boolValue
+        terminating = c["terminating"].boolValue
+        hostname = json["hostname"].stringValue
+        nodeName = json["nodeName"].stringValue
+        zone = json["zone"].stringValue
+        if case .object(let t) = json["targetRef"] {
+            targetRef = SliceTargetRef(kind: t.string("kind"), namespace: t.string("namespace"), name: t.string("name"),
+                                       uid: t.string("uid"), apiVersion: t.string("apiVersion"),
+                                       resourceVersion: t.string("resourceVersion"), fieldPath: t.string("fieldPath"))
+        }
+        if case .object(let h) = json["hints"] {
+            hints = SliceHints(forZones: (h["forZones"]?.arrayValue ?? []).compactMap { $0["name"].stringValue },
+                               forNodes: (h["forNodes"]?.arrayValue ?? []).compactMap { $0["name"].stringValue })
+        }
+    }
+
+    /// Serialised in upstream's field order.
+    var json: JSON {
+        var o = JSONObject()
+        o["addresses"] = .array(addresses.map(JSON.string))
+        var c = JSONObject()
+        if let ready { c["ready"] = .bool(ready) }
+        if let serving { c["serving"] = .bool(serving) }
+        if let terminating { c["terminating"] = .bool(terminating) }
+        o["conditions"] = .object(c)
+        if let hostname { o["hostname"] = .string(hostname) }
+        if let t = targetRef {
+            var r = JSONObject()
+            if let v = t.kind { r["kind"] = .string(v) }
+            if let v = t.namespace { r["namespace"] = .string(v) }
+            if let v = t.name { r["name"] = .string(v) }
+            if let v = t.uid { r["uid"] = .string(v) }
+            if let v = t.apiVersion { r["apiVersion"] = .string(v) }
+            if let v = t.resourceVersion { r["resourceVersion"] = .string(v) }
+            if let v = t.fieldPath { r["fieldPath"] = .string(v) }
+            o["targetRef"] = .object(r)
+        }
+        if let nodeName { o["nodeName"] = .string(nodeName) }
+        if let zone { o["zone"] = .string(zone) }
+        if let h = hints {
+            var ho = JSONObject()
+            if !h.forZones.isEmpty { ho["forZones"] = .array(h.forZones.map { ["name": .string($0)] }) }
+            if !h.forNodes.isEmpty { ho["forNodes"] = .array(h.forNodes.map { ["name": .string($0)] }) }
+            o["hints"] = .object(ho)
+        }
+        return .object(o)
+    }
+}
+
+/// An EndpointSlice as the reconciler sees it: an existing one (with the stored object it came from)
+/// or one to be written.
+public struct SliceState: Sendable {
+    /// Empty for a slice to be created (the server expands `generateName`).
+    public var name: String
+    public var generateName: String?
+    public var namespace: String
+    public var addressType: String
+    public var labels: [String: String]
+    public var ownerReferences: [JSON]
+    /// nil when the stored object has `ports: null`.
+    public var ports: [SlicePort]?
+    public var endpoints: [SliceEndpoint]
+    /// The stored object this slice came from; nil for new slices and for recycled ones
+    /// (a recycled slice is written as a fresh object under an existing name).
+    public var base: JSONObject?
+
+    public init(name: String, generateName: String?, namespace: String, addressType: String, labels: [String: String],
+                ownerReferences: [JSON], ports: [SlicePort]?, endpoints: [SliceEndpoint], base: JSONObject?) {
+        self.name = name; self.generateName = generateName; self.namespace = namespace; self.addressType = addressType
+        self.labels = labels; self.ownerReferences = ownerReferences; self.ports = ports; self.endpoints = endpoints; self.base = base
+    }
+
+    /// Parses a stored EndpointSlice.
+    public init(object: JSONObject) {
+        let meta = object.metadata
+        name = meta.string("name") ?? ""
+        generateName = meta.string("generateName")
+        namespace = meta.string("namespace") ?? ""
+        addressType = object["addressType"]?.stringValue ?? ""
+        labels = object.labels
+        ownerReferences = meta["ownerReferences"]?.arrayValue ?? []
+        ports = object["ports"]?.arrayValue.map { $0.map(SlicePort.init(json:)) }
+        endpoints = (object["endpoints"]?.arrayValue ?? []).map(SliceEndpoint.init(json:))
+        base = object
+    }
+
+    public var uid: String { base?.uid ?? "" }
+    public var annotations: [String: String] { base?.annotations ?? [:] }
+
+    /// An ownerReference with the Service's UID, kind Service and apiVersion v1.
+    func isOwned(byServiceUID uid: String) -> Bool {
+        ownerReferences.contains { $0["uid"].stringValue == uid && $0["kind"].stringValue == "Service" && $0["apiVersion"].stringValue == "v1" }
+    }
+
+    /// The object to send: the stored object with the controller's fields replaced, or a fresh one.
+    /// `triggerTime` nil removes the trigger-time annotation.
+    public func render(triggerTime: String?) -> JSONObject {
+        var obj: JSONObject
+        if let base {
+            obj = base
+        } else {
+            obj = JSONObject()
+            obj["apiVersion"] = "discovery.k8s.io/v1"
+            obj["kind"] = "EndpointSlice"
+            var meta = JSONObject()
+            if !name.isEmpty { meta["name"] = .string(name) }
+            if let generateName { meta["generateName"] = .string(generateName) }
+            meta["namespace"] = .string(namespace)
+            meta["ownerReferences"] = .array(ownerReferences)
+            obj["metadata"] = .object(meta)
+        }
+        var meta = obj.metadata
+        meta["labels"] = .stringMap(labels)
+        var ann = meta["annotations"]?.objectValue ?? JSONObject()
+        if let triggerTime { ann[EndpointSliceNames.triggerTimeAnnotation] = .string(triggerTime) } else {
+            ann[EndpointSliceNames.triggerTimeAnnotation] = nil
+        }
+        meta["annotations"] = ann.isEmpty ? nil : .object(ann)
+        obj.metadata = meta
+        obj["addressType"] = .string(addressType)
+        obj["endpoints"] = .array(endpoints.map(\.json))
+        obj["ports"] = ports.map { .array($0.map(\.json)) } ?? .null
+        return obj
+    }
+}

@@ -1,0 +1,70 @@
+import KemuAPI
+import KemuStore
+
+/// Computes the `endpoints.kubernetes.io/last-change-trigger-time` value per sync, as upstream's
+/// TriggerTimeTracker: the Service creation time on the first sync, afterwards the earliest Ready
+/// transition (or Service creation) newer than what the previous sync saw; nil when nothing changed.
+struct TriggerTimeTracker {
+    struct State { var serviceTime: Int?; var podTimes: [String: Int] = [:] }
+    var states: [String: State] = [:]
+
+    /// `changed` are the pods (name → trigger time, nil when gone or without a Ready condition) that may
+    /// differ since the previous sync; with `full`, `changed` is every selected pod.
+    mutating func compute(serviceKey: String, serviceTime: Int?, changed: [(String, Int?)], full: Bool) -> Int? {
+        let known = states[serviceKey] != nil
+        var st = states[serviceKey] ?? State()
+        var minChanged: Int?
+        func consider(_ t: Int) { if minChanged == nil || t < minChanged! { minChanged = t } }
+        var newTimes = full ? [:] : st.podTimes
+        for (pod, t) in changed {
+            if let t {
+                if t > (st.podTimes[pod] ?? Int.min) { consider(t) }
+                newTimes[pod] = t
+            } else {
+                newTimes[pod] = nil
+            }
+        }
+        if let s = serviceTime, s > (st.serviceTime ?? Int.min) { consider(s) }
+        st.podTimes = newTimes
+        st.serviceTime = serviceTime
+        states[serviceKey] = st
+        return known ? minChanged : serviceTime
+    }
+
+    mutating func forget(_ serviceKey: String) { states[serviceKey] = nil }
+}
+
+/// Remembers the slices this controller wrote, so store events caused by its own writes are not
+/// mistaken for user edits (upstream's EndpointSliceTracker, keyed by resourceVersion instead of
+/// generation).
+struct SliceWriteTracker {
+    /// Slice UID → resourceVersion the controller wrote.
+    var written: [String: UInt64] = [:]
+    /// UIDs of slices the controller deleted and whose deletion events are still to come.
+    var expectedDeletes: Set<String> = []
+
+    mutating func wrote(_ uid: String, _ rv: UInt64) { written[uid] = rv }
+    mutating func deleting(_ uid: String) { expectedDeletes.insert(uid); written[uid] = nil }
+
+    /// Whether an add/update of a managed slice needs the Service synced: the slice is not one this
+    /// controller wrote, or someone changed what a generation bump would reflect (endpoints, ports,
+    /// address type, labels). Annotation-only and metadata-only edits do not count.
+    func shouldSync(_ obj: StoredObject, previous: StoredObject?) -> Bool {
+        guard let mine = written[obj.object.uid] else { return true }
+        if mine == obj.resourceVersion { return false }
+        guard let previous else { return true }
+        return Self.generationRelevantChange(previous.object, obj.object)
+    }
+
+    /// A deletion nobody expected (a user deleted a managed slice).
+    mutating func handleDeletion(_ uid: String) -> Bool {
+        written[uid] = nil
+        return expectedDeletes.remove(uid) == nil
+    }
+
+    static func generationRelevantChange(_ a: JSONObject, _ b: JSONObject) -> Bool {
+        if let ga = a.metadata["generation"]?.intValue, let gb = b.metadata["generation"]?.intValue, ga != gb { return true }
+        return a["endpoints"] != b["endpoints"] || a["ports"] != b["ports"] || a["addressType"] != b["addressType"]
+            || a.metadata["labels"] != b.metadata["labels"]
+    }
+}

@@ -1,0 +1,147 @@
+import Dispatch
+import KemuAPI
+import KemuRegistry
+import KemuStore
+import Synchronization
+
+/// The legacy Endpoints controller (kube-controller-manager `endpoint-controller`): keeps one
+/// `Endpoints` object per Service with a selector, named like the Service, listing the matching
+/// pods' addresses; deletes it when the Service goes.
+///
+/// Triggers, as upstream: Service add/update/delete (immediately), pod add/update/delete (after
+/// `endpointUpdatesBatchPeriod`), Endpoints delete; at start every Endpoints object (except
+/// leader-election records) is queued once so orphans without a Service are removed.
+public final class EndpointsController: Controller, @unchecked Sendable {
+    public let name = "endpoints-controller"
+    let storage: ObjectStorage
+    let options: ControllerOptions
+    /// Event feeds deliver here; the handlers only enqueue keys.
+    let events = DispatchQueue(label: "kemu.endpoints.events")
+    var feeds: [EventFeed] = []
+    /// Syncs run one at a time on the work queue's worker.
+    private(set) var work: WorkQueue!
+    /// Worker-only state.
+    var triggerTimes = EndpointsTriggerTimeTracker()
+    var retries: [String: Int] = [:]
+    let stopped = Atomic<Bool>(false)
+
+    static let maxRetries = 15
+
+    public init(storage: ObjectStorage, options: ControllerOptions) {
+        self.storage = storage
+        self.options = options
+        work = WorkQueue(label: "kemu.endpoints.work") { [weak self] key in self?.sync(key) }
+    }
+
+    public func start() {
+        stopped.store(false, ordering: .sequentiallyConsistent)
+        feeds = follow(storage, kinds: [.service, .pod, .endpoints], queue: events, initial: { [self] kind, items in
+            switch kind.kind {
+            case "Service":
+                for o in items { work.add(o.namespace + "/" + o.name) }
+            case "Endpoints":
+                // checkLeftoverEndpoints: Endpoints whose Service is gone get deleted.
+                for o in items where o.object.annotations[EndpointsBuilder.leaderElectionAnnotation] == nil {
+                    work.add(o.namespace + "/" + o.name)
+                }
+            default:
+                break
+            }
+        }, handler: { [self] e in handle(e) })
+    }
+
+    public func stop() {
+        stopped.store(true, ordering: .sequentiallyConsistent)
+        for f in feeds { storage.store.hub.unregister(f) }
+        feeds = []
+    }
+
+    // MARK: events
+
+    func handle(_ e: StoreEvent) {
+        let key = e.object.namespace + "/" + e.object.name
+        switch e.resource {
+        case ResourceKind.service.groupResource:
+            work.add(key)
+        case ResourceKind.endpoints.groupResource:
+            if e.type == .deleted { work.add(key) }
+        case ResourceKind.pod.groupResource:
+            let pod = e.object.object
+            let services = servicesIn(pod.namespace)
+            var keys: Set<String>
+            switch e.type {
+            case .added, .deleted:
+                keys = EndpointsPodChange.memberships(services, labels: pod.labels)
+            case .modified:
+                guard let old = e.previous?.object else { return }
+                keys = EndpointsPodChange.servicesToUpdate(services, old: old, new: pod)
+            }
+            for k in keys.sorted() { work.add(k, after: options.endpointUpdatesBatchPeriod) }
+        default:
+            break
+        }
+    }
+
+    func servicesIn(_ namespace: String) -> [JSONObject] {
+        ((try? storage.store.list(ResourceKind.service.groupResource, namespace: namespace))?.items ?? []).map(\.object)
+    }
+
+    // MARK: sync
+
+    func sync(_ key: String) {
+        guard !stopped.load(ordering: .sequentiallyConsistent) else { return }
+        guard let slash = key.firstIndex(of: "/") else { return }
+        let ns = String(key[..<slash]), name = String(key[key.index(after: slash)...])
+        do {
+            try syncService(namespace: ns, name: name)
+            retries[key] = nil
+        } catch {
+            // Retry with exponential backoff (5ms doubling), up to 15 times, like the rate-limited queue.
+            let n = retries[key, default: 0]
+            if n < Self.maxRetries {
+                retries[key] = n + 1
+                work.add(key, after: min(1000, 0.005 * Double(1 << n)))
+            } else {
+                retries[key] = nil
+            }
+        }
+    }
+
+    func syncService(namespace ns: String, name: String) throws {
+        guard let service = storage.store.get(ResourceKind.service.groupResource, namespace: ns, name: name)?.object else {
+            // The Service is gone: so is its Endpoints object.
+            do {
+                _ = try storage.delete(.endpoints, namespace: ns, name: name)
+            } catch let e as APIError where e.code == 404 {}
+            triggerTimes.forget(namespace: ns, name: name)
+            return
+        }
+        if ServiceFacts.type(service) == "ExternalName" { return }
+        // Selectorless Services get their Endpoints from users (and slices from the mirroring controller).
+        guard ServiceFacts.selector(service) != nil else { return }
+
+        let pods = ((try? storage.store.list(ResourceKind.pod.groupResource, namespace: ns))?.items ?? [])
+            .map(\.object)
+            .filter { ServiceFacts.matches(service, labels: $0.labels) }
+        let trigger = triggerTimes.compute(service: service, pods: pods).map { Timestamp.format(epochSeconds: $0) }
+        let subsets = EndpointsBuilder.subsets(service: service, pods: pods)
+
+        let options = WriteOptions(fieldManager: EndpointsBuilder.controllerName)
+        let stored = storage.store.get(ResourceKind.endpoints.groupResource, namespace: ns, name: name)?.object
+        guard let body = EndpointsBuilder.reconcile(service: service, subsets: subsets, current: stored, triggerTime: trigger) else { return }
+        if stored == nil {
+            do {
+                _ = try storage.create(.endpoints, namespace: ns, body: body, options: options)
+            } catch let e as APIError where e.code == 403 && e.causes.contains(where: { $0.reason == "NamespaceTerminating" }) {
+                // Creates keep failing in a terminating namespace: drop the item.
+            }
+            return
+        }
+        _ = try storage.update(.endpoints, namespace: ns, name: name, options: options) { current in
+            EndpointsBuilder.reconcile(service: service, subsets: subsets, current: current, triggerTime: trigger) ?? current
+        }
+    }
+
+    /// Waits until queued work has run (tests).
+    func drain() { work.sync {} }
+}
