@@ -50,13 +50,14 @@ def main() -> int:
         s = http["summary"]
         k = http["get"]["kemu"]
         c = http["get"]["c"]
-        out.append(f"| 1 | GET one pod, wrk -t2 -c32 -d5s, kemu vs C (alternated, {len(k)} rounds) | "
+        wrk_flags = " ".join(x for x in k[0]["cmd"].split()[1:] if x.startswith("-") and x != "--latency")
+        out.append(f"| 1 | GET one pod, wrk {wrk_flags}, kemu vs C (alternated, {len(k)} rounds) | "
                    f"kemu {fmt(s['get_kemu_rps_median'], 0)} req/s (p50 {s['get_kemu_p50_ms_median']:.2f} ms, p99 {s['get_kemu_p99_ms_median']:.2f} ms); "
                    f"C {fmt(s['get_c_rps_median'], 0)} req/s (p50 {s['get_c_p50_ms_median']:.2f} ms, p99 {s['get_c_p99_ms_median']:.2f} ms); "
                    f"ratio {s['get_ratio_of_medians'] * 100:.0f} % (per round: {', '.join(f'{r * 100:.0f} %' for r in s['get_ratio_per_round'])}) | "
                    f"kemu {s['get_kemu_spread']}, C {s['get_c_spread']}; other processes ≤ {s.get('foreign_cpu_pct_max', 0):.0f} % CPU | "
                    f"≥ 60 % of C | {yes(s['target_get_60pct_met'])} |")
-        out.append(f"| 2 | LIST 1,000 pods ({fmt(http['list_response']['body_bytes'])} B), wrk -t2 -c32 -d5s | "
+        out.append(f"| 2 | LIST {fmt(http['list_response']['items'])} pods ({fmt(http['list_response']['body_bytes'])} B), wrk {wrk_flags} | "
                    f"{fmt(s['list_rps_median'], 0)} req/s (p50 {s['list_p50_ms_median']:.2f} ms, p99 {s['list_p99_ms_median']:.2f} ms) | "
                    f"{s['list_spread']} | ≥ 2,000 req/s | {yes(s['target_list_2000_met'])} |")
         problems += http.get("problems", [])

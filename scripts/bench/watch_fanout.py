@@ -345,8 +345,10 @@ async def run(args, port: int, pid: int | None) -> dict:
             patch_errors.append(f"PATCH n={i} -> HTTP {st}: {rbody[:200]!r}")
     res["patch_send_s"] = round(time.monotonic() - t_begin, 3)
     res["cpu"] = meter.stop()
+    # Cheap wait first (byte counts only), so that parsing does not delay reading the last change.
+    await wait_quiet(watchers, quiet=0.5, timeout=10.0)
     res["last_change_missing"] = await wait_all_have(watchers, str(args.events), args.settle_timeout)
-    await wait_quiet(watchers, quiet=0.5, timeout=3.0)     # late duplicates would show up here
+    await wait_quiet(watchers, quiet=0.3, timeout=3.0)     # late duplicates would show up here
     if pid:
         res["server_after"] = bl.proc_status(pid)
 
