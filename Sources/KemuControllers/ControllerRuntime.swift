@@ -41,11 +41,14 @@ public final class ControllerManager: Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions = ControllerOptions()) {
         self.storage = storage
         self.options = options
-        controllers = [
+        var list: [any Controller] = [
             GarbageCollector(storage: storage),
             NamespaceController(storage: storage),
             GracefulDeletionController(storage: storage),
+            EndpointSliceMirroringController(storage: storage, options: options),
         ]
+        if options.endpointsControllerEnabled { list.append(EndpointsController(storage: storage, options: options)) }
+        controllers = list
     }
 
     public func start() { for c in controllers { c.start() } }

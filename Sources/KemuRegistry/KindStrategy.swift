@@ -24,6 +24,8 @@ public protocol KindStrategy: Sendable {
     func validateUpdate(_ obj: JSONObject, old: JSONObject) -> [FieldError]
     /// Releases what the object held (e.g. a ClusterIP) once it is gone.
     func afterDelete(_ obj: JSONObject, _ ctx: any StrategyContext)
+    /// Whether an update bumps `metadata.generation` (for kinds that track it): a spec change by default.
+    func generationChanged(_ new: JSONObject, old: JSONObject) -> Bool
 }
 
 extension KindStrategy {
@@ -32,6 +34,7 @@ extension KindStrategy {
     public func validate(_ obj: JSONObject) -> [FieldError] { [] }
     public func validateUpdate(_ obj: JSONObject, old: JSONObject) -> [FieldError] { validate(obj) }
     public func afterDelete(_ obj: JSONObject, _ ctx: any StrategyContext) {}
+    public func generationChanged(_ new: JSONObject, old: JSONObject) -> Bool { new["spec"] != old["spec"] }
 }
 
 public struct DefaultStrategy: KindStrategy {

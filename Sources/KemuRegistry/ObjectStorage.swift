@@ -203,7 +203,7 @@ public final class ObjectStorage: Sendable {
             new = mergeSubresource(kind, subresource: subresource, new: new, old: old)
             try carryOverSystemMetadata(&new, old: old, kind: kind)
             if subresource == nil { try kind.strategy.prepareForUpdate(&new, old: old, context) }
-            if kind.tracksGeneration, new["spec"] != old["spec"] {
+            if kind.tracksGeneration, kind.strategy.generationChanged(new, old: old) {
                 new.metadata["generation"] = .int((old.metadata["generation"]?.intValue ?? 1) + 1)
             }
             var errs = ObjectMetaValidation.validateUpdate(new, old: old)

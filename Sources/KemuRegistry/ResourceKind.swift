@@ -15,7 +15,9 @@ public struct SubresourceInfo: Sendable {
 
 /// Everything that is specific to one resource kind, in one place; the generic REST
 /// machinery reads it for routing, discovery, defaulting, validation, field selectors and Tables.
-public struct ResourceKind: Sendable {
+/// A class so requests pass a reference rather than copying a dozen fields; its properties are
+/// only set while the registry is built, before any request is served.
+public final class ResourceKind: @unchecked Sendable {
     public var group: String
     public var version: String
     public var kind: String

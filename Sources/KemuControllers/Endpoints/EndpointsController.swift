@@ -64,7 +64,11 @@ public final class EndpointsController: Controller, @unchecked Sendable {
         case ResourceKind.service.groupResource:
             work.add(key)
         case ResourceKind.endpoints.groupResource:
-            if e.type == .deleted { work.add(key) }
+            // Upstream only reacts to deletions; kemu also resyncs on edits of Endpoints it manages (those of
+            // a Service with a selector) so that a client's change is reconciled back, as --derived-writes=warn
+            // promises. Endpoints of other Services stay the user's. A resync after the controller's own
+            // write finds nothing to change and writes nothing.
+            if e.type == .deleted || managesEndpoints(namespace: e.object.namespace, name: e.object.name) { work.add(key) }
         case ResourceKind.pod.groupResource:
             let pod = e.object.object
             let services = servicesIn(pod.namespace)
@@ -80,6 +84,11 @@ public final class EndpointsController: Controller, @unchecked Sendable {
         default:
             break
         }
+    }
+
+    func managesEndpoints(namespace: String, name: String) -> Bool {
+        guard let svc = storage.store.get(ResourceKind.service.groupResource, namespace: namespace, name: name) else { return false }
+        return ServiceFacts.selector(svc.object) != nil && ServiceFacts.type(svc.object) != "ExternalName"
     }
 
     func servicesIn(_ namespace: String) -> [JSONObject] {

@@ -81,7 +81,9 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
                 if had != hasSelector { work.add(key) }
             }
         case ResourceKind.endpointSlice.groupResource:
-            handleSlice(e)
+            // Decided on the worker, after any sync in progress has recorded its own writes, so the
+            // controller's own events are never mistaken for someone else's change.
+            work.queue.async { [self] in handleSlice(e) }
         default:
             break
         }

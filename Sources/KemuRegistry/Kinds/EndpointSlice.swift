@@ -86,6 +86,15 @@ struct EndpointSliceStrategy: KindStrategy {
         return errs
     }
 
+    /// Slices have no spec: any change outside metadata, or to labels, is a new generation (as upstream's strategy).
+    func generationChanged(_ new: JSONObject, old: JSONObject) -> Bool {
+        if new.labels != old.labels { return true }
+        var a = new, b = old
+        a["metadata"] = nil
+        b["metadata"] = nil
+        return a != b
+    }
+
     func validateUpdate(_ obj: JSONObject, old: JSONObject) -> [FieldError] {
         var errs = validate(obj)
         if let a = obj["addressType"]?.stringValue, let b = old["addressType"]?.stringValue, a != b {

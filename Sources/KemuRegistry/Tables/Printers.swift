@@ -3,7 +3,6 @@ import KemuAPI
 extension ResourceKind {
     /// Attaches the kind's upstream Table printer.
     static func withPrinter(_ k: ResourceKind) -> ResourceKind {
-        var k = k
         switch k.kind {
         case "Pod": k.table = .pod
         case "Service": k.table = .service
