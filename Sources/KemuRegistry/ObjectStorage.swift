@@ -34,9 +34,21 @@ public final class ObjectStorage: Sendable {
     /// Multiplies pod termination grace periods (0: finish deletions at once).
     public let terminationGraceScale: Double
 
-    public init(store: Store, registry: Registry, context: any StrategyContext, terminationGraceScale: Double = 0) {
+    /// Schemas for managedFields (list types and keys); without them lists count as atomic.
+    public let schemas: OpenAPISchemaIndex?
+
+    public init(store: Store, registry: Registry, context: any StrategyContext, terminationGraceScale: Double = 0,
+                schemas: OpenAPISchemaIndex? = nil) {
         self.store = store; self.registry = registry; self.context = context
         self.terminationGraceScale = terminationGraceScale
+        self.schemas = schemas
+    }
+
+    /// Records the writer in `metadata.managedFields`, as kube-apiserver's field manager does for Update operations.
+    func recordManager(_ kind: ResourceKind, previous: JSONObject?, new: JSONObject, options: WriteOptions, subresource: String?) -> JSONObject {
+        ManagedFields.update(previous: previous, new: new, manager: options.fieldManager.isEmpty ? "unknown" : options.fieldManager,
+                             apiVersion: kind.apiVersion, subresource: subresource, time: Timestamp.now(),
+                             schema: schemas?.schema(group: kind.group, version: kind.version, kind: kind.kind))
     }
 
     public func get(_ kind: ResourceKind, namespace: String, name: String) throws -> StoredObject {
@@ -74,6 +86,7 @@ public final class ObjectStorage: Sendable {
         if explicitName.isEmpty && !generateName.isEmpty { meta["name"] = .string(Identifiers.generateName(generateName)) }
         obj.metadata = meta
         try kind.strategy.prepareForCreate(&obj, context)
+        obj = recordManager(kind, previous: nil, new: obj, options: options, subresource: nil)
         let errors = kind.strategy.validate(obj)
         if !errors.isEmpty {
             releaseAllocations(kind, obj)
@@ -180,6 +193,7 @@ public final class ObjectStorage: Sendable {
                 }
                 if kind.tracksGeneration { body.metadata["generation"] = 1 }
                 try kind.strategy.prepareForCreate(&body, context)
+                body = recordManager(kind, previous: nil, new: body, options: options, subresource: nil)
                 let errs = kind.strategy.validate(body)
                 if !errs.isEmpty { throw APIError.invalid(kind: kind.kind, group: kind.group, name: name, errs) }
                 created = true
@@ -206,6 +220,7 @@ public final class ObjectStorage: Sendable {
             if kind.tracksGeneration, kind.strategy.generationChanged(new, old: old) {
                 new.metadata["generation"] = .int((old.metadata["generation"]?.intValue ?? 1) + 1)
             }
+            new = recordManager(kind, previous: old, new: new, options: options, subresource: subresource)
             var errs = ObjectMetaValidation.validateUpdate(new, old: old)
             errs += kind.strategy.validateUpdate(new, old: old)
             if old.deletionTimestamp != nil {

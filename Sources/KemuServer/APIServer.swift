@@ -49,9 +49,9 @@ public final class APIServer: HTTPHandler {
         registry = Registry.standard
         store = Store(eventHistory: config.eventHistory)
         allocators = ClusterAllocators(serviceCIDRv4: config.serviceCIDR, serviceCIDRv6: config.serviceCIDRv6)
-        storage = ObjectStorage(store: store, registry: registry, context: allocators,
-                                terminationGraceScale: config.terminationGraceScale)
         openAPI = OpenAPIDocuments(directory: config.openAPIDirectory)
+        storage = ObjectStorage(store: store, registry: registry, context: allocators,
+                                terminationGraceScale: config.terminationGraceScale, schemas: openAPI.schemaIndex)
         discovery = Discovery(registry: registry)
         controllers = ControllerManager(storage: storage, options: config.controllers)
     }

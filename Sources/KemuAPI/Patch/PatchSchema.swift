@@ -20,13 +20,24 @@ public struct PatchField: Sendable {
     public var isList: Bool
     /// Schema of the value (for objects and maps) or of the list items (for lists).
     public var element: (any PatchSchema)?
+    /// `x-kubernetes-list-type` of a list field: "atomic", "set" or "map" (nil when absent).
+    public var listType: String?
+    /// `x-kubernetes-list-map-keys` of a `map` list (empty otherwise).
+    public var listMapKeys: [String]
+    /// `x-kubernetes-map-type` ("atomic" or "granular") of the value: the property's own extension,
+    /// else that of the referenced definition. For a list, the map type of its items.
+    public var mapType: String?
 
     public init(mergeKey: String? = nil, strategies: Set<String> = [], isList: Bool = false,
-                element: (any PatchSchema)? = nil) {
+                element: (any PatchSchema)? = nil, listType: String? = nil, listMapKeys: [String] = [],
+                mapType: String? = nil) {
         self.mergeKey = mergeKey
         self.strategies = strategies
         self.isList = isList
         self.element = element
+        self.listType = listType
+        self.listMapKeys = listMapKeys
+        self.mapType = mapType
     }
 }
 
@@ -106,32 +117,40 @@ struct PatchFieldSpec: Sendable {
     var strategies: Set<String>
     var isList: Bool
     var element: PatchSchemaElement
+    var listType: String? = nil
+    var listMapKeys: [String] = []
+    var mapType: String? = nil
 }
 
 /// The fields of one object schema (or the value schema of a map).
 final class PatchSchemaShape: Sendable {
     let fields: [String: PatchFieldSpec]
     let additional: PatchFieldSpec?
+    /// The object's own `x-kubernetes-map-type` (e.g. `atomic` on `LabelSelector`).
+    let mapType: String?
 
-    init(fields: [String: PatchFieldSpec], additional: PatchFieldSpec?) {
+    init(fields: [String: PatchFieldSpec], additional: PatchFieldSpec?, mapType: String? = nil) {
         self.fields = fields
         self.additional = additional
+        self.mapType = mapType
     }
 
     /// Builds the shape of a named component, following `$ref` / `allOf` wrappers at its top.
     convenience init(definition name: String, raw: [String: JSONObject]) {
         var current = raw[name] ?? JSONObject()
+        var mapType = current["x-kubernetes-map-type"]?.stringValue
         var hops = 0
         while hops < 16, current.index(of: "properties") == nil, current.index(of: "additionalProperties") == nil {
             guard let next = Self.singleRef(current), let target = raw[next] else { break }
             current = target
+            if mapType == nil { mapType = current["x-kubernetes-map-type"]?.stringValue }
             hops += 1
         }
-        self.init(object: current)
+        self.init(object: current, mapType: mapType)
     }
 
     /// Builds the shape of an inline object schema.
-    convenience init(object: JSONObject) {
+    convenience init(object: JSONObject, mapType: String? = nil) {
         var fields: [String: PatchFieldSpec] = [:]
         if let props = object["properties"]?.objectValue {
             fields.reserveCapacity(props.count)
@@ -145,7 +164,8 @@ final class PatchSchemaShape: Sendable {
         case .bool(true)?: additional = PatchFieldSpec(mergeKey: nil, strategies: [], isList: false, element: .none)
         default: additional = nil
         }
-        self.init(fields: fields, additional: additional)
+        self.init(fields: fields, additional: additional,
+                  mapType: mapType ?? object["x-kubernetes-map-type"]?.stringValue)
     }
 
     static func fieldSpec(_ prop: JSONObject) -> PatchFieldSpec {
@@ -159,7 +179,13 @@ final class PatchSchemaShape: Sendable {
         let mergeKey = prop["x-kubernetes-patch-merge-key"]?.stringValue
         let isList = prop["type"]?.stringValue == "array" || (prop.index(of: "items") != nil && prop.index(of: "type") == nil)
         let element = isList ? elementRef(prop["items"]) : elementRef(.object(prop))
-        return PatchFieldSpec(mergeKey: mergeKey, strategies: strategies, isList: isList, element: element)
+        var listMapKeys: [String] = []
+        for key in prop["x-kubernetes-list-map-keys"]?.arrayValue ?? [] {
+            if let k = key.stringValue { listMapKeys.append(k) }
+        }
+        return PatchFieldSpec(mergeKey: mergeKey, strategies: strategies, isList: isList, element: element,
+                              listType: prop["x-kubernetes-list-type"]?.stringValue, listMapKeys: listMapKeys,
+                              mapType: prop["x-kubernetes-map-type"]?.stringValue)
     }
 
     static func elementRef(_ schema: JSON?) -> PatchSchemaElement {
@@ -198,14 +224,16 @@ struct PatchSchemaNode: PatchSchema {
 
     func field(_ name: String) -> PatchField? {
         guard let spec = shape.fields[name] ?? shape.additional else { return nil }
-        let element: (any PatchSchema)?
+        let element: PatchSchemaNode?
         switch spec.element {
         case .none: element = nil
         case .definition(let def):
             if let s = store.shapes[def] { element = PatchSchemaNode(shape: s, store: store) } else { element = nil }
         case .inline(let s): element = PatchSchemaNode(shape: s, store: store)
         }
-        return PatchField(mergeKey: spec.mergeKey, strategies: spec.strategies, isList: spec.isList, element: element)
+        return PatchField(mergeKey: spec.mergeKey, strategies: spec.strategies, isList: spec.isList, element: element,
+                          listType: spec.listType, listMapKeys: spec.listMapKeys,
+                          mapType: spec.mapType ?? element?.shape.mapType)
     }
 }
 

@@ -10,7 +10,22 @@ enum WriteHandler {
         if let fv = c.query("fieldValidation"), !["", "Ignore", "Warn", "Strict"].contains(fv) {
             throw APIError.badRequest("fieldValidation must be one of \"Ignore\", \"Warn\" or \"Strict\", got \"\(fv)\"")
         }
-        return WriteOptions(dryRun: c.isDryRun, fieldManager: c.query("fieldManager") ?? "")
+        return WriteOptions(dryRun: c.isDryRun, fieldManager: try fieldManager(c))
+    }
+
+    /// The `fieldManager` parameter, or else the User-Agent's product name, as upstream derives it.
+    static func fieldManager(_ c: RequestContext) throws -> String {
+        if let m = c.query("fieldManager"), !m.isEmpty {
+            if m.count > 128 {
+                throw APIError.invalid(kind: "PatchOptions", group: "meta.k8s.io", name: "", [
+                    FieldError(.tooLong, "fieldManager", value: .string(m), "may not be more than 128 characters"),
+                ])
+            }
+            return m
+        }
+        let agent = c.request.header("user-agent") ?? ""
+        let product = agent.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        return product.isEmpty ? "unknown" : String(product.prefix(128))
     }
 
     static func create(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
