@@ -19,6 +19,8 @@ final class GarbageCollector: Controller, @unchecked Sendable {
     var live: [String: Ref] = [:]                 // uid → object
     var feeds: [EventFeed] = []
 
+    static let writeOptions = WriteOptions(fieldManager: "garbage-collector")
+
     init(storage: ObjectStorage) { self.storage = storage }
 
     func start() {
@@ -66,9 +68,19 @@ final class GarbageCollector: Controller, @unchecked Sendable {
 
     func deleteDependent(_ d: Ref, ownerUID: String) {
         guard let kind = storage.registry.kind(d.resource) else { return }
-        // Only if every owner is gone (a dependent may have several owners).
+        // Only if every owner is gone (a dependent may have several owners); otherwise the
+        // reference to the vanished owner is dropped, as upstream's collector does.
         let remaining = (ownersOf[d] ?? []).filter { $0 != ownerUID && live[$0] != nil }
-        if !remaining.isEmpty { return }
+        if !remaining.isEmpty {
+            _ = try? storage.update(kind, namespace: d.namespace, name: d.name, options: Self.writeOptions) { cur in
+                guard cur.uid == d.uid else { return cur }
+                var c = cur
+                let refs = (c.metadata["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"].stringValue != ownerUID }
+                c.metadata["ownerReferences"] = refs.isEmpty ? nil : .array(refs)
+                return c
+            }
+            return
+        }
         var opts = DeleteOptions()
         opts.preconditionUID = d.uid
         opts.propagationPolicy = "Background"
@@ -82,7 +94,7 @@ final class GarbageCollector: Controller, @unchecked Sendable {
         if fins.contains("orphan") {
             for d in dependents[uid] ?? [] {
                 guard let dk = storage.registry.kind(d.resource) else { continue }
-                _ = try? storage.update(dk, namespace: d.namespace, name: d.name) { cur in
+                _ = try? storage.update(dk, namespace: d.namespace, name: d.name, options: Self.writeOptions) { cur in
                     var c = cur
                     let refs = (c.metadata["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"].stringValue != uid }
                     c.metadata["ownerReferences"] = refs.isEmpty ? nil : .array(refs)
@@ -106,7 +118,7 @@ final class GarbageCollector: Controller, @unchecked Sendable {
     }
 
     func removeFinalizer(_ kind: ResourceKind, _ o: StoredObject, _ f: String) {
-        _ = try? storage.update(kind, namespace: o.namespace, name: o.name) { cur in
+        _ = try? storage.update(kind, namespace: o.namespace, name: o.name, options: Self.writeOptions) { cur in
             guard cur.uid == o.object.uid else { return cur }
             var c = cur
             let rest = c.finalizers.filter { $0 != f }

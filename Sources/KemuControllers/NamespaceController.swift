@@ -42,7 +42,8 @@ final class NamespaceController: Controller, @unchecked Sendable {
             return
         }
         // Empty: drop the "kubernetes" finalizer (what PUT .../finalize does for the real controller).
-        _ = try? storage.update(.namespace, namespace: "", name: ns, subresource: "finalize") { c in
+        _ = try? storage.update(.namespace, namespace: "", name: ns, subresource: "finalize",
+                                options: WriteOptions(fieldManager: "namespace-controller")) { c in
             var o = c
             guard o.uid == uid else { return o }
             let rest = (o["spec"]?["finalizers"].arrayValue ?? []).filter { $0.stringValue != "kubernetes" }
