@@ -47,7 +47,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
         self.storage = storage
         self.options = options
         reconciler = EndpointSliceReconciler(maxEndpointsPerSlice: min(1000, max(1, options.maxEndpointsPerSlice)))
-        keys = EndpointSliceKeyQueue(queue: queue) { [unowned self] key in self.syncService(key) }
+        keys = EndpointSliceKeyQueue(queue: queue) { [weak self] key in self?.syncService(key) }
     }
 
     public func start() {
@@ -229,6 +229,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
                                                changed: changed, full: full)
         let trigger = triggerSecs.map { Timestamp.format(epochSeconds: $0) }
         let plan = reconciler.reconcile(service: view, desired: cache.desired, existing: existing, topology: &topology)
+        for (uid, idx) in plan.refreshedIndexes { parsed[uid]?.state.index = idx }
         lap(2)
         defer { lap(3) }
         for e in plan.events { record(key, e) }
@@ -269,8 +270,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
         for c in w.creates {
             do {
                 let stored = try storage.create(.endpointSlice, namespace: view.namespace, body: c.render(triggerTime: trigger), options: opts)
-                tracker.wrote(stored.object.uid, stored.resourceVersion)
-                stats.writes += 1
+                wrote(c, stored)
             } catch let e as APIError where e.causes.contains(where: { $0.reason == "NamespaceTerminating" }) {
                 return nil
             } catch {
@@ -281,8 +281,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
             do {
                 let body = u.render(triggerTime: trigger)
                 let (stored, _) = try storage.update(.endpointSlice, namespace: view.namespace, name: u.name, options: opts) { _ in body }
-                tracker.wrote(stored.object.uid, stored.resourceVersion)
-                stats.writes += 1
+                wrote(u, stored)
             } catch {
                 return "failed to update \(u.name) EndpointSlice for Service \(svc): \(error)"
             }
@@ -291,6 +290,19 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
             if let err = delete(view, d) { return err }
         }
         return nil
+    }
+
+    /// Remembers a slice this controller wrote, and keeps its parsed form for the next sync.
+    func wrote(_ s: SliceState, _ stored: StoredObject) {
+        let uid = stored.object.uid
+        tracker.wrote(uid, stored.resourceVersion)
+        stats.writes += 1
+        var st = s
+        st.name = stored.name
+        st.base = stored.object
+        st.buildIndex()
+        if let sp = s.sourcePositions, sp.at.count == st.endpoints.count { st.index!.positions = sp }
+        parsed[uid] = (stored.resourceVersion, st)
     }
 
     func delete(_ view: SliceServiceView, _ d: SliceState) -> String? {

@@ -22,12 +22,17 @@ struct SliceInfo {
 
     /// Clears hints on slices being written and moves unchanged slices that carry hints into the update list.
     mutating func removeHints() {
-        for i in toCreate.indices { for j in toCreate[i].endpoints.indices { toCreate[i].endpoints[j].hints = nil } }
-        for i in toUpdate.indices { for j in toUpdate[i].endpoints.indices { toUpdate[i].endpoints[j].hints = nil } }
+        for i in toCreate.indices { for j in toCreate[i].endpoints.indices where toCreate[i].endpoints[j].hints != nil {
+            toCreate[i].endpoints[j].hints = nil
+        } }
+        for i in toUpdate.indices { for j in toUpdate[i].endpoints.indices where toUpdate[i].endpoints[j].hints != nil {
+            toUpdate[i].endpoints[j].hints = nil
+        } }
         var still: [SliceState] = []
         for var s in unchanged {
-            if s.endpoints.contains(where: { $0.hints != nil }) {
-                for j in s.endpoints.indices { s.endpoints[j].hints = nil }
+            if s.hasHints {
+                s.index = nil
+                for j in s.endpoints.indices where s.endpoints[j].hints != nil { s.endpoints[j].hints = nil }
                 toUpdate.append(s)
             } else {
                 still.append(s)
@@ -186,8 +191,12 @@ public struct TopologyCache: Sendable {
         for pass in 0..<2 {
             for i in (pass == 0 ? si.toCreate.indices : si.toUpdate.indices) {
                 var s = pass == 0 ? si.toCreate[i] : si.toUpdate[i]
+                s.index = nil
                 for j in s.endpoints.indices {
-                    guard s.endpoints[j].isReady else { s.endpoints[j].hints = nil; continue }
+                    guard s.endpoints[j].isReady else {
+                        if s.endpoints[j].hints != nil { s.endpoints[j].hints = nil }
+                        continue
+                    }
                     guard let zone = s.endpoints[j].zone, !zone.isEmpty else {
                         removeHints(si.serviceKey, si.addressType)
                         si.removeHints()
@@ -195,7 +204,8 @@ public struct TopologyCache: Sendable {
                                            message: Self.withAddressType(Message.noZoneSpecified, si.addressType))]
                     }
                     allocated[zone, default: 0] += 1
-                    s.endpoints[j].hints = SliceHints(forZones: [zone])
+                    let h = SliceHints(forZones: [zone])
+                    if s.endpoints[j].hints != h { s.endpoints[j].hints = h }
                 }
                 if pass == 0 { si.toCreate[i] = s } else { si.toUpdate[i] = s }
             }
@@ -256,6 +266,7 @@ public struct TopologyCache: Sendable {
                     guard let zone = ep.zone, !zone.isEmpty else { continue }
                     guard let n = giving[zone], n > 0 else { continue }
                     guard let target = receiving.keys.sorted().first(where: { (receiving[$0] ?? 0) > 0 }) else { continue }
+                    slices[i].index = nil
                     slices[i].endpoints[j].hints = SliceHints(forZones: [target])
                     giving[zone] = n == 1 ? nil : n - 1
                     let r = receiving[target]!
@@ -307,13 +318,18 @@ enum TrafficDistributionHints {
             return false
         }
         func update(_ s: inout SliceState) {
+            s.index = nil
             for j in s.endpoints.indices {
-                if !close { s.endpoints[j].hints = nil; continue }
+                if !close {
+                    if s.endpoints[j].hints != nil { s.endpoints[j].hints = nil }
+                    continue
+                }
                 let ep = s.endpoints[j]
                 guard ep.isReady else { continue }
                 let zones = ep.zone.map { [$0] } ?? []
                 let nodes = nodeHints ? (ep.nodeName.map { [$0] } ?? []) : []
-                s.endpoints[j].hints = zones.isEmpty && nodes.isEmpty ? nil : SliceHints(forZones: zones, forNodes: nodes)
+                let h = zones.isEmpty && nodes.isEmpty ? nil : SliceHints(forZones: zones, forNodes: nodes)
+                if s.endpoints[j].hints != h { s.endpoints[j].hints = h }
             }
         }
         var still: [SliceState] = []

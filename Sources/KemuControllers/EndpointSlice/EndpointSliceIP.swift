@@ -4,6 +4,7 @@ enum SliceIP {
     /// The canonical text of `s` and whether it is an IPv6 address; nil when it is not an IP.
     /// IPv4-mapped IPv6 addresses count as IPv4, as Go's `net.IP` treats them.
     static func canonical(_ s: String) -> (text: String, isIPv6: Bool)? {
+        if canonicalIPv4Fast(s) == true { return (s, false) }
         if !s.contains(":") {
             guard let b = parseIPv4(Substring(s)) else { return nil }
             return (b.map(String.init).joined(separator: "."), false)
@@ -13,6 +14,26 @@ enum SliceIP {
             return (b[12...].map(String.init).joined(separator: "."), false)
         }
         return (formatIPv6(b), true)
+    }
+
+    /// True when `s` is an IPv4 address already in canonical form; nil when the slow path must decide.
+    static func canonicalIPv4Fast(_ s: String) -> Bool? {
+        var parts = 0, digits = 0, value = 0, leadingZero = false
+        for b in s.utf8 {
+            if b == 0x2e {
+                if digits == 0 { return nil }
+                parts += 1
+                digits = 0; value = 0; leadingZero = false
+            } else if b >= 0x30 && b <= 0x39 {
+                if digits == 0 && b == 0x30 { leadingZero = true } else if leadingZero { return nil }
+                digits += 1
+                value = value * 10 + Int(b - 0x30)
+                if digits > 3 || value > 255 { return nil }
+            } else {
+                return nil
+            }
+        }
+        return digits > 0 && parts == 3 ? true : nil
     }
 
     static func parseIPv4(_ s: Substring) -> [UInt8]? {

@@ -22,7 +22,8 @@ final class EndpointSliceIndex {
 
     var services: [String: ServiceEntry] = [:]
     var serviceNamesByNamespace: [String: Set<String>] = [:]
-    var pods: [String: [String: StoredObject]] = [:]
+    /// Pods digested once per version, by namespace and name.
+    var pods: [String: [String: SlicePod]] = [:]
     var nodes: [String: SliceNodeView] = [:]
     var caches: [String: ServiceCache] = [:]
 
@@ -66,7 +67,7 @@ final class EndpointSliceIndex {
 
     /// Records a pod version (nil: deleted) and marks it changed in the caches of Services selecting it before or now.
     func putPod(ns: String, name: String, _ o: StoredObject?) {
-        if let o { pods[ns, default: [:]][name] = o } else { pods[ns]?[name] = nil }
+        if let o { pods[ns, default: [:]][name] = SlicePod(o.object, labels: o.labels) } else { pods[ns]?[name] = nil }
         for svcName in serviceNamesByNamespace[ns] ?? [] {
             let key = Self.key(ns, svcName)
             guard let cache = caches[key], !cache.needsRebuild, let sel = services[key]?.view.selector else { continue }
@@ -91,9 +92,8 @@ final class EndpointSliceIndex {
 
     // MARK: sync support
 
-    func contribution(_ pod: StoredObject, _ view: SliceServiceView) -> PodContribution {
-        let nodeName = PodFacts.nodeName(pod.object)
-        return SlicePodRules.contribution(pod: pod.object, service: view, node: nodeName.isEmpty ? nil : nodes[nodeName])
+    func contribution(_ pod: SlicePod, _ view: SliceServiceView) -> PodContribution {
+        SlicePodRules.contribution(pod, service: view, node: pod.nodeName.isEmpty ? nil : nodes[pod.nodeName])
     }
 
     /// Brings the Service's cache up to date; returns the pods whose trigger times may have changed
@@ -108,7 +108,11 @@ final class EndpointSliceIndex {
             cache.desired = DesiredEndpoints(addressTypes: view.addressTypes, publishNotReadyAddresses: view.publishNotReadyAddresses)
             cache.members = []
             cache.dirty = []
-            for (name, pod) in (pods[view.namespace] ?? [:]).sorted(by: { $0.key < $1.key }) where Self.matches(sel, pod.labels) {
+            let nsPods = pods[view.namespace] ?? [:]
+            cache.members.reserveCapacity(nsPods.count)
+            cache.desired.reserveCapacity(nsPods.count)
+            changed.reserveCapacity(nsPods.count)
+            for (name, pod) in nsPods where Self.matches(sel, pod.labels) {
                 cache.members.insert(name)
                 let c = contribution(pod, view)
                 cache.desired.set(name, c)
@@ -117,7 +121,7 @@ final class EndpointSliceIndex {
             cache.needsRebuild = false
             return (cache, changed, true)
         }
-        for name in cache.dirty.sorted() {
+        for name in cache.dirty {
             if cache.members.contains(name), let pod = pods[view.namespace]?[name] {
                 let c = contribution(pod, view)
                 cache.desired.set(name, c)

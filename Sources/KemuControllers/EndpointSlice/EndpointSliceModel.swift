@@ -63,7 +63,15 @@ public struct SlicePort: Hashable, Sendable, Comparable {
 /// The order-insensitive identity of a port list: slices are grouped by it (nil and empty lists are the same key).
 public struct PortSetKey: Hashable, Sendable {
     public let ports: [SlicePort]
-    public init(_ ports: [SlicePort]?) { self.ports = (ports ?? []).sorted() }
+    let hash: Int
+    public init(_ ports: [SlicePort]?) {
+        let p = (ports ?? []).sorted()
+        self.ports = p
+        hash = p.hashValue
+    }
+    static let empty = PortSetKey([])
+    public static func == (a: PortSetKey, b: PortSetKey) -> Bool { a.hash == b.hash && a.ports == b.ports }
+    public func hash(into h: inout Hasher) { h.combine(hash) }
 }
 
 /// `targetRef` of an endpoint.
@@ -98,15 +106,55 @@ public struct SliceHints: Equatable, Sendable {
 
 /// One endpoint of an EndpointSlice.
 public struct SliceEndpoint: Equatable, Sendable {
-    public var addresses: [String]
-    public var ready: Bool?
-    public var serving: Bool?
-    public var terminating: Bool?
-    public var hostname: String?
-    public var nodeName: String?
-    public var zone: String?
-    public var targetRef: SliceTargetRef?
-    public var hints: SliceHints?
+    public var addresses: [String] { didSet { rendered = nil; hashes = nil } }
+    public var ready: Bool? { didSet { rendered = nil; hashes = nil } }
+    public var serving: Bool? { didSet { rendered = nil; hashes = nil } }
+    public var terminating: Bool? { didSet { rendered = nil; hashes = nil } }
+    public var hostname: String? { didSet { rendered = nil; hashes = nil } }
+    public var nodeName: String? { didSet { rendered = nil; hashes = nil } }
+    public var zone: String? { didSet { rendered = nil; hashes = nil } }
+    public var targetRef: SliceTargetRef? { didSet { rendered = nil; hashes = nil } }
+    public var hints: SliceHints? { didSet { rendered = nil } }
+    /// The endpoint's JSON, kept while no field changes (built once per pod version, or the stored JSON).
+    var rendered: JSON?
+    /// (identityHash, detailHash), kept while no field they cover changes.
+    var hashes: (identity: Int, detail: Int)?
+
+    /// Computes and keeps the JSON form and the hashes (desired endpoints are built once per pod version).
+    mutating func prepare() {
+        rendered = build()
+        hashes = (computeIdentityHash(), computeDetailHash())
+    }
+
+    public static func == (a: SliceEndpoint, b: SliceEndpoint) -> Bool {
+        a.addresses == b.addresses && a.ready == b.ready && a.serving == b.serving && a.terminating == b.terminating
+            && a.hostname == b.hostname && a.nodeName == b.nodeName && a.zone == b.zone && a.targetRef == b.targetRef && a.hints == b.hints
+    }
+
+    /// Hash of the identity (sorted addresses, hostname, targetRef namespace and name).
+    var identityHash: Int { hashes?.identity ?? computeIdentityHash() }
+
+    func computeIdentityHash() -> Int {
+        var h = Hasher()
+        if addresses.count > 1 { h.combine(addresses.sorted()) } else { h.combine(addresses) }
+        h.combine(hostname ?? "")
+        h.combine(targetRef?.namespace ?? "")
+        h.combine(targetRef?.name ?? "")
+        return h.finalize()
+    }
+
+    /// Hash of what `equalBeyondIdentity` compares.
+    var detailHash: Int { hashes?.detail ?? computeDetailHash() }
+
+    func computeDetailHash() -> Int {
+        var h = Hasher()
+        h.combine(nodeName); h.combine(zone); h.combine(ready); h.combine(serving); h.combine(terminating)
+        h.combine(targetRef == nil)
+        if let t = targetRef {
+            h.combine(t.kind); h.combine(t.namespace); h.combine(t.name); h.combine(t.uid); h.combine(t.apiVersion); h.combine(t.fieldPath)
+        }
+        return h.finalize()
+    }
 
     public init(addresses: [String], ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil,
                 hostname: String? = nil, nodeName: String? = nil, zone: String? = nil,
@@ -139,6 +187,7 @@ public struct SliceEndpoint: Equatable, Sendable {
     }
 
     init(json: JSON) {
+        rendered = json
         addresses = (json["addresses"].arrayValue ?? []).compactMap(\.stringValue)
         let c = json["conditions"]
         ready = c["ready"].boolValue
@@ -158,8 +207,10 @@ public struct SliceEndpoint: Equatable, Sendable {
         }
     }
 
-    /// Serialised in upstream's field order.
-    var json: JSON {
+    /// Serialised in upstream's field order (the cached form when nothing changed).
+    var json: JSON { rendered ?? build() }
+
+    func build() -> JSON {
         var o = JSONObject()
         o["addresses"] = .array(addresses.map(JSON.string))
         var c = JSONObject()
@@ -207,6 +258,32 @@ public struct SliceState: Sendable {
     /// The stored object this slice came from; nil for new slices and for recycled ones
     /// (a recycled slice is written as a fresh object under an existing name).
     public var base: JSONObject?
+    /// Per-endpoint lookup data of an existing slice, computed once per stored version.
+    var index: SliceIndex?
+    /// For a slice built from desired endpoints: their positions in the desired list (kept after writing,
+    /// so the next sync need not look them up).
+    var sourcePositions: (layout: UInt64, at: [Int])?
+
+    /// What the packing step needs of an existing slice's endpoints, without copying them.
+    struct SliceIndex: Sendable {
+        var podNames: [String?]
+        var identityHashes: [Int]
+        var detailHashes: [Int]
+        var hasHints: Bool
+        /// Desired-list positions of the endpoints' pods (-1: none), valid for one list layout.
+        var positions: (layout: UInt64, at: [Int])?
+        init(_ endpoints: [SliceEndpoint]) {
+            podNames = endpoints.map { $0.targetRef?.name }
+            identityHashes = endpoints.map(\.identityHash)
+            detailHashes = endpoints.map(\.detailHash)
+            hasHints = endpoints.contains { $0.hints != nil }
+        }
+    }
+
+    /// Computes the lookup data (existing slices only).
+    mutating func buildIndex() { index = SliceIndex(endpoints) }
+
+    var hasHints: Bool { index?.hasHints ?? endpoints.contains { $0.hints != nil } }
 
     public init(name: String, generateName: String?, namespace: String, addressType: String, labels: [String: String],
                 ownerReferences: [JSON], ports: [SlicePort]?, endpoints: [SliceEndpoint], base: JSONObject?) {
@@ -226,6 +303,7 @@ public struct SliceState: Sendable {
         ports = object["ports"]?.arrayValue.map { $0.map(SlicePort.init(json:)) }
         endpoints = (object["endpoints"]?.arrayValue ?? []).map(SliceEndpoint.init(json:))
         base = object
+        buildIndex()
     }
 
     public var uid: String { base?.uid ?? "" }
@@ -262,7 +340,10 @@ public struct SliceState: Sendable {
         meta["annotations"] = ann.isEmpty ? nil : .object(ann)
         obj.metadata = meta
         obj["addressType"] = .string(addressType)
-        obj["endpoints"] = .array(endpoints.map(\.json))
+        var eps: [JSON] = []
+        eps.reserveCapacity(endpoints.count)
+        for i in endpoints.indices { eps.append(endpoints[i].rendered ?? endpoints[i].build()) }
+        obj["endpoints"] = .array(eps)
         obj["ports"] = ports.map { .array($0.map(\.json)) } ?? .null
         return obj
     }

@@ -2,19 +2,29 @@ import KemuAPI
 
 /// What one selected Pod contributes to its Service's slices: its port set and, per address type,
 /// its endpoint. Computed once per pod version and cached by the controller.
-public struct PodContribution: Sendable {
-    public var podName: String
+public final class PodContribution: Sendable {
+    public let podName: String
     /// Not terminal and has an IP: the pod takes part (it creates its port group even without an endpoint).
-    public var included: Bool
-    public var ports: [SlicePort]
-    public var portKey: PortSetKey
-    public var nodeName: String
+    public let included: Bool
+    public let portKey: PortSetKey
+    public let nodeName: String
     /// The pod's Node is unknown; without publishNotReadyAddresses the pod is skipped with an error.
-    public var nodeMissing: Bool
-    /// Endpoint per address type, only for types the pod has an address of.
-    public var endpoints: [String: SliceEndpoint]
+    public let nodeMissing: Bool
+    /// Endpoints of the IPv4 and IPv6 types, only when the pod has an address of that family.
+    public let ipv4: SliceEndpoint?
+    public let ipv6: SliceEndpoint?
     /// Ready condition `lastTransitionTime`, epoch seconds (the trigger time of the pod).
-    public var triggerTime: Int?
+    public let triggerTime: Int?
+
+    init(podName: String, included: Bool, portKey: PortSetKey, nodeName: String, nodeMissing: Bool,
+         ipv4: SliceEndpoint?, ipv6: SliceEndpoint?, triggerTime: Int?) {
+        self.podName = podName; self.included = included; self.portKey = portKey; self.nodeName = nodeName
+        self.nodeMissing = nodeMissing; self.ipv4 = ipv4; self.ipv6 = ipv6; self.triggerTime = triggerTime
+    }
+
+    public var ports: [SlicePort] { portKey.ports }
+
+    public func endpoint(_ addressType: String) -> SliceEndpoint? { addressType == "IPv6" ? ipv6 : ipv4 }
 }
 
 /// Builds endpoints and ports from Pods, as upstream's `podToEndpoint` and `getEndpointPorts`.
@@ -69,56 +79,133 @@ public enum SlicePodRules {
 
     /// `status.podIPs` of the given family, re-printed canonically.
     public static func addresses(_ pod: JSONObject, addressType: String) -> [String] {
-        var out: [String] = []
+        let (v4, v6) = canonicalIPs(pod)
+        return addressType == "IPv6" ? v6 : v4
+    }
+
+    /// `status.podIPs` split by family, re-printed canonically (unparsable entries skipped).
+    static func canonicalIPs(_ pod: JSONObject) -> (ipv4: [String], ipv6: [String]) {
+        var v4: [String] = [], v6: [String] = []
         for entry in pod["status"]?["podIPs"].arrayValue ?? [] {
             guard let ip = entry["ip"].stringValue, let c = SliceIP.canonical(ip) else { continue }
-            if c.isIPv6 == (addressType == "IPv6") { out.append(c.text) }
+            if c.isIPv6 { v6.append(c.text) } else { v4.append(c.text) }
         }
-        return out
+        return (v4, v6)
     }
 
     /// The endpoint for one address type (its addresses may be empty).
     public static func endpoint(pod: JSONObject, service: SliceServiceView, zone: String?, addressType: String) -> SliceEndpoint {
-        let serving = PodFacts.isReady(pod)
-        let terminating = pod.deletionTimestamp != nil
-        let ready = service.publishNotReadyAddresses || (serving && !terminating)
-        let meta = pod.metadata
-        let spec = pod["spec"] ?? .null
-        var ep = SliceEndpoint(addresses: addresses(pod, addressType: addressType), ready: ready, serving: serving, terminating: terminating)
-        ep.targetRef = SliceTargetRef(kind: "Pod", namespace: meta.string("namespace") ?? "", name: meta.string("name") ?? "",
-                                      uid: meta.string("uid") ?? "")
-        let nodeName = spec["nodeName"].stringValue ?? ""
-        if !nodeName.isEmpty { ep.nodeName = nodeName }
-        if let zone, !zone.isEmpty { ep.zone = zone }
-        let hostname = spec["hostname"].stringValue ?? ""
-        if !hostname.isEmpty && (spec["subdomain"].stringValue ?? "") == service.name && pod.namespace == service.namespace {
-            ep.hostname = hostname
+        endpoint(SlicePod(pod), service: service, zone: zone, addressType: addressType)
+    }
+
+    static func endpoint(_ pod: SlicePod, service: SliceServiceView, zone: String?, addressType: String) -> SliceEndpoint {
+        let ready = service.publishNotReadyAddresses || (pod.ready && !pod.terminating)
+        var ep = SliceEndpoint(addresses: addressType == "IPv6" ? pod.ipv6 : pod.ipv4, ready: ready, serving: pod.ready,
+                               terminating: pod.terminating, hostname: nil, nodeName: pod.nodeName.isEmpty ? nil : pod.nodeName,
+                               zone: zone?.isEmpty == false ? zone : nil,
+                               targetRef: SliceTargetRef(kind: "Pod", namespace: pod.namespace, name: pod.name, uid: pod.uid))
+        if !pod.hostname.isEmpty && pod.subdomain == service.name && pod.namespace == service.namespace {
+            ep.hostname = pod.hostname
         }
         return ep
     }
 
     /// Ready condition `lastTransitionTime` in epoch seconds.
-    public static func triggerTime(_ pod: JSONObject) -> Int? {
+    public static func triggerTime(_ pod: JSONObject) -> Int? { readyCondition(pod).time }
+
+    /// The Ready condition: whether it is True, and its `lastTransitionTime` in epoch seconds.
+    static func readyCondition(_ pod: JSONObject) -> (ready: Bool, time: Int?) {
         for c in pod["status"]?["conditions"].arrayValue ?? [] where c["type"].stringValue == "Ready" {
-            return c["lastTransitionTime"].stringValue.flatMap(Timestamp.parse)
+            return (c["status"].stringValue == "True", c["lastTransitionTime"].stringValue.flatMap(parseTime))
         }
-        return nil
+        return (false, nil)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` without allocating; other forms through `Timestamp.parse`.
+    static func parseTime(_ s: String) -> Int? {
+        var s = s
+        let fast: Int?? = s.withUTF8 { b -> Int?? in
+            guard b.count == 20, b[19] == 0x5a, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a else { return .none }
+            func num(_ i: Int, _ n: Int) -> Int? {
+                var v = 0
+                for k in i..<(i + n) {
+                    let c = b[k]
+                    guard c >= 0x30, c <= 0x39 else { return nil }
+                    v = v * 10 + Int(c - 0x30)
+                }
+                return v
+            }
+            guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2)
+            else { return .some(nil) }
+            let yy = mo <= 2 ? y - 1 : y
+            let era = (yy >= 0 ? yy : yy - 399) / 400
+            let yoe = yy - era * 400
+            let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+            let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+            return .some((era * 146097 + doe - 719468) * 86400 + h * 3600 + mi * 60 + sec)
+        }
+        if let fast { return fast }
+        return Timestamp.parse(s)
     }
 
     /// Everything the pod contributes. `node` is nil when the pod's Node does not exist; otherwise its zone label.
     public static func contribution(pod: JSONObject, service: SliceServiceView, node: SliceNodeView?) -> PodContribution {
-        let included = shouldBeInEndpoints(pod)
-        let p = included ? ports(service: service, pod: pod) : []
-        let nodeName = PodFacts.nodeName(pod)
-        var eps: [String: SliceEndpoint] = [:]
-        if included {
-            for t in service.addressTypes {
-                let ep = endpoint(pod: pod, service: service, zone: node?.zone, addressType: t)
-                if !ep.addresses.isEmpty { eps[t] = ep }
+        contribution(SlicePod(pod), service: service, node: node)
+    }
+
+    static func contribution(_ pod: SlicePod, service: SliceServiceView, node: SliceNodeView?) -> PodContribution {
+        let key = !pod.included ? PortSetKey.empty
+            : service.podIndependentPortKey ?? PortSetKey(ports(service: service, pod: pod.object))
+        var v4: SliceEndpoint?, v6: SliceEndpoint?
+        if pod.included {
+            for t in service.addressTypes where !(t == "IPv6" ? pod.ipv6 : pod.ipv4).isEmpty {
+                var ep = endpoint(pod, service: service, zone: node?.zone, addressType: t)
+                ep.prepare()
+                if t == "IPv6" { v6 = ep } else { v4 = ep }
             }
         }
-        return PodContribution(podName: pod.name, included: included, ports: p, portKey: PortSetKey(p), nodeName: nodeName,
-                               nodeMissing: node == nil, endpoints: eps, triggerTime: triggerTime(pod))
+        return PodContribution(podName: pod.name, included: pod.included, portKey: key, nodeName: pod.nodeName,
+                               nodeMissing: node == nil, ipv4: v4, ipv6: v6, triggerTime: pod.readySince)
+    }
+}
+
+/// A Pod digested once per version (as an informer decodes it): what endpoints are built from.
+public final class SlicePod: Sendable {
+    public let object: JSONObject
+    public let name: String
+    public let namespace: String
+    public let uid: String
+    public let labels: [String: String]
+    /// Not terminal and has an IP.
+    public let included: Bool
+    public let ipv4: [String]
+    public let ipv6: [String]
+    /// The Ready condition is True.
+    public let ready: Bool
+    /// Ready condition `lastTransitionTime`, epoch seconds.
+    public let readySince: Int?
+    public let terminating: Bool
+    public let nodeName: String
+    public let hostname: String
+    public let subdomain: String
+
+    public convenience init(_ pod: JSONObject) { self.init(pod, labels: pod.labels) }
+
+    public init(_ pod: JSONObject, labels: [String: String]) {
+        object = pod
+        let meta = pod.metadata
+        name = meta.string("name") ?? ""
+        namespace = meta.string("namespace") ?? ""
+        uid = meta.string("uid") ?? ""
+        self.labels = labels
+        terminating = meta["deletionTimestamp"].map { !$0.isNull } ?? false
+        included = SlicePodRules.shouldBeInEndpoints(pod)
+        (ipv4, ipv6) = included ? SlicePodRules.canonicalIPs(pod) : ([], [])
+        (ready, readySince) = SlicePodRules.readyCondition(pod)
+        let spec = pod["spec"] ?? .null
+        nodeName = spec["nodeName"].stringValue ?? ""
+        hostname = spec["hostname"].stringValue ?? ""
+        subdomain = spec["subdomain"].stringValue ?? ""
     }
 }
 

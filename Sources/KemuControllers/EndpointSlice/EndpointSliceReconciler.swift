@@ -16,6 +16,8 @@ public struct SlicePlan: Sendable {
     public var events: [SliceEvent] = []
     /// Errors to report after writing (the sync is retried).
     public var errors: [String] = []
+    /// Lookup data computed for existing slices (by UID), worth keeping while they are unchanged.
+    var refreshedIndexes: [String: SliceState.SliceIndex] = [:]
 
     public var creates: [SliceState] { byAddressType.flatMap(\.creates) }
     public var updates: [SliceState] { byAddressType.flatMap(\.updates) }
@@ -49,14 +51,15 @@ public struct EndpointSliceReconciler: Sendable {
         let missing = desired.missingNodeErrors(service: service)
         for t in types {
             plan.errors += missing
-            plan.byAddressType.append(reconcile(addressType: t, service: service, desired: desired,
-                                                existing: byType[t] ?? [], topology: &topology, events: &plan.events))
+            plan.byAddressType.append(reconcile(addressType: t, service: service, desired: desired, existing: byType[t] ?? [],
+                                                topology: &topology, events: &plan.events, indexes: &plan.refreshedIndexes))
         }
         return plan
     }
 
     func reconcile(addressType: String, service: SliceServiceView, desired: DesiredEndpoints, existing: [SliceState],
-                   topology: inout TopologyCache, events: inout [SliceEvent]) -> SlicePlan.Writes {
+                   topology: inout TopologyCache, events: inout [SliceEvent],
+                   indexes: inout [String: SliceState.SliceIndex]) -> SlicePlan.Writes {
         var creates: [SliceState] = [], updates: [SliceState] = [], deletes: [SliceState] = []
         var existingByKey: [PortSetKey: [SliceState]] = [:]
         var keyOrder: [PortSetKey] = []
@@ -71,7 +74,8 @@ public struct EndpointSliceReconciler: Sendable {
         }
         for key in desired.groupOrder {
             let r = reconcileByPortMapping(service: service, existing: existingByKey[key] ?? [],
-                                           desired: desired.list(addressType, key), ports: key.ports, addressType: addressType)
+                                           desired: desired.list(addressType, key), ports: key.ports, addressType: addressType,
+                                           indexes: &indexes)
             creates += r.creates; updates += r.updates; deletes += r.deletes
         }
         for key in keyOrder where desired.groups[key] == nil { deletes += existingByKey[key]! }
@@ -132,7 +136,7 @@ public struct EndpointSliceReconciler: Sendable {
     /// Packs one port group: keeps endpoints where they are, tops up slices already being updated, then
     /// fills the remainder into one unchanged slice that fits it entirely or into new slices.
     func reconcileByPortMapping(service: SliceServiceView, existing: [SliceState], desired: DesiredEndpoints.EndpointList,
-                                ports: [SlicePort], addressType: String)
+                                ports: [SlicePort], addressType: String, indexes: inout [String: SliceState.SliceIndex])
         -> (creates: [SliceState], updates: [SliceState], deletes: [SliceState])
     {
         enum Status { case unchanged, update, delete }
@@ -142,26 +146,40 @@ public struct EndpointSliceReconciler: Sendable {
         var slices = existing
         var status = [Status](repeating: .unchanged, count: existing.count)
         var keep: [Int] = []
+        var kept = [[Int]](repeating: [], count: existing.count)
 
         // 1. Existing slices: keep desired endpoints in place, drop the rest, note changes.
         for si in slices.indices {
-            let s = slices[si]
+            if slices[si].index == nil { slices[si].buildIndex() }
+            var idx = slices[si].index!
+            let count = idx.identityHashes.count
+            // Where each endpoint's pod sits in the desired list: looked up once per list layout.
+            if idx.positions?.layout != desired.layout {
+                idx.positions = (desired.layout, idx.podNames.map { name in name.flatMap { desired.index[$0] } ?? -1 })
+                let uid = slices[si].uid
+                if !uid.isEmpty { indexes[uid] = idx }
+            }
+            let at = idx.positions!.at
             keep.removeAll(keepingCapacity: true)
             var endpointChanged = false
-            for ep in s.endpoints {
-                if let p = desired.position(matching: ep), !matched[p] {
+            for j in 0..<count {
+                let p = at[j]
+                if p >= 0 && !matched[p] && desired.identityHashes[p] == idx.identityHashes[j] {
                     matched[p] = true
                     remaining -= 1
                     keep.append(p)
-                    if !endpointChanged && !desired.endpoints[p].equalBeyondIdentity(ep) { endpointChanged = true }
+                    if desired.detailHashes[p] != idx.detailHashes[j] { endpointChanged = true }
                 }
             }
-            let (labels, labelsChanged) = service.sliceLabels(current: s.labels)
-            if endpointChanged || keep.count != s.endpoints.count {
+            kept[si] = keep
+            let labels = service.sliceLabels
+            let labelsChanged = service.labelsDrifted(slices[si].labels)
+            if endpointChanged || keep.count != count {
                 if keep.isEmpty {
                     status[si] = .delete
                 } else {
                     slices[si].endpoints = keep.map { desired.endpoints[$0] }
+                    slices[si].index = nil
                     slices[si].labels = labels
                     status[si] = .update
                 }
@@ -172,18 +190,21 @@ public struct EndpointSliceReconciler: Sendable {
         }
 
         var cursor = 0
-        func popDesired() -> SliceEndpoint {
+        /// Takes the next unplaced desired endpoint into `slice`.
+        func place(into slice: inout SliceState, _ positions: inout [Int]) {
             while matched[cursor] { cursor += 1 }
             matched[cursor] = true
             remaining -= 1
-            return desired.endpoints[cursor]
+            slice.endpoints.append(desired.endpoints[cursor])
+            positions.append(cursor)
         }
 
         // 2. Top up slices already being updated, fullest first.
         if remaining > 0 {
             let order = slices.indices.filter { status[$0] == .update }.sorted { slices[$0].endpoints.count > slices[$1].endpoints.count }
             for si in order {
-                while remaining > 0 && slices[si].endpoints.count < maxEP { slices[si].endpoints.append(popDesired()) }
+                slices[si].index = nil
+                while remaining > 0 && slices[si].endpoints.count < maxEP { place(into: &slices[si], &kept[si]) }
             }
         }
 
@@ -203,12 +224,15 @@ public struct EndpointSliceReconciler: Sendable {
                 }
             }
             if let si = target {
-                while remaining > 0 && slices[si].endpoints.count < maxEP { slices[si].endpoints.append(popDesired()) }
+                slices[si].index = nil
+                while remaining > 0 && slices[si].endpoints.count < maxEP { place(into: &slices[si], &kept[si]) }
                 status[si] = .update
             } else {
                 var s = service.newSlice(addressType: addressType, ports: ports)
+                var positions: [Int] = []
                 s.endpoints.reserveCapacity(min(remaining, maxEP))
-                while remaining > 0 && s.endpoints.count < maxEP { s.endpoints.append(popDesired()) }
+                while remaining > 0 && s.endpoints.count < maxEP { place(into: &s, &positions) }
+                s.sourcePositions = (desired.layout, positions)
                 creates.append(s)
             }
         }
@@ -216,7 +240,9 @@ public struct EndpointSliceReconciler: Sendable {
         var updates: [SliceState] = [], deletes: [SliceState] = []
         for si in slices.indices {
             switch status[si] {
-            case .update: updates.append(slices[si])
+            case .update:
+                slices[si].sourcePositions = (desired.layout, kept[si])
+                updates.append(slices[si])
             case .delete: deletes.append(slices[si])
             case .unchanged: break
             }
@@ -250,8 +276,9 @@ extension EndpointSliceReconciler {
     public static func desired(service: SliceServiceView, pods: [JSONObject], nodes: [String: JSONObject]) -> DesiredEndpoints {
         var d = DesiredEndpoints(addressTypes: service.addressTypes, publishNotReadyAddresses: service.publishNotReadyAddresses)
         for p in pods {
-            let node = nodes[PodFacts.nodeName(p)].map(SliceNodeView.init)
-            d.set(p.name, SlicePodRules.contribution(pod: p, service: service, node: node))
+            let pod = SlicePod(p)
+            let node = pod.nodeName.isEmpty ? nil : nodes[pod.nodeName].map(SliceNodeView.init)
+            d.set(pod.name, SlicePodRules.contribution(pod, service: service, node: node))
         }
         return d
     }

@@ -34,13 +34,23 @@ public struct SliceServiceView: Sendable {
         selector = ServiceFacts.selector(svc)
         publishNotReadyAddresses = ServiceFacts.publishNotReadyAddresses(svc)
         trafficDistribution = spec["trafficDistribution"].stringValue
+        addressTypes = Self.addressTypes(ipFamilies: ipFamilies, clusterIP: clusterIP, isIPSet: isIPSet)
+        (copiedLabels, sliceLabels) = Self.labelSets(labels, name: name, isIPSet: isIPSet)
+        if ports.allSatisfy({ $0["targetPort"].stringValue == nil }) {
+            podIndependentPortKey = PortSetKey(SlicePodRules.ports(service: self, pod: JSONObject()))
+        }
     }
+
+    /// The port set every pod gets when no target port is named (so it need not be resolved per pod).
+    public private(set) var podIndependentPortKey: PortSetKey?
 
     /// ClusterIP set and not `None`.
     public var isIPSet: Bool { !clusterIP.isEmpty && clusterIP != "None" }
 
     /// The slice address types this Service wants, in a stable order (IPv4 first).
-    public var addressTypes: [String] {
+    public private(set) var addressTypes: [String] = []
+
+    static func addressTypes(ipFamilies: [String], clusterIP: String, isIPSet: Bool) -> [String] {
         var set = Set<String>()
         for f in ipFamilies where f == "IPv4" || f == "IPv6" { set.insert(f) }
         if set.isEmpty {
@@ -59,17 +69,29 @@ public struct SliceServiceView: Sendable {
         return v == "Auto" || v == "auto"
     }
 
-    /// Labels for a slice of this Service and whether the slice's current non-reserved labels drifted from them.
-    func sliceLabels(current: [String: String]) -> (labels: [String: String], changed: Bool) {
-        var svcLabels: [String: String] = [:]
-        for (k, v) in labels where !EndpointSliceNames.isReservedLabel(k) { svcLabels[k] = v }
-        var cur: [String: String] = [:]
-        for (k, v) in current where !EndpointSliceNames.isReservedLabel(k) { cur[k] = v }
-        let changed = cur != svcLabels
-        if !isIPSet { svcLabels[EndpointSliceNames.headlessLabel] = "" }
-        svcLabels[EndpointSliceNames.serviceNameLabel] = name
-        svcLabels[EndpointSliceNames.managedByLabel] = EndpointSliceNames.controllerName
-        return (svcLabels, changed)
+    /// The Service's labels without the reserved keys (what slices must carry besides the reserved ones).
+    public private(set) var copiedLabels: [String: String] = [:]
+    /// The full label set of this Service's slices.
+    public private(set) var sliceLabels: [String: String] = [:]
+
+    static func labelSets(_ labels: [String: String], name: String, isIPSet: Bool) -> ([String: String], [String: String]) {
+        var copied: [String: String] = [:]
+        for (k, v) in labels where !EndpointSliceNames.isReservedLabel(k) { copied[k] = v }
+        var full = copied
+        if !isIPSet { full[EndpointSliceNames.headlessLabel] = "" }
+        full[EndpointSliceNames.serviceNameLabel] = name
+        full[EndpointSliceNames.managedByLabel] = EndpointSliceNames.controllerName
+        return (copied, full)
+    }
+
+    /// Whether a slice's non-reserved labels differ from the Service's (reserved labels are not compared).
+    func labelsDrifted(_ current: [String: String]) -> Bool {
+        var n = 0
+        for (k, v) in current where !EndpointSliceNames.isReservedLabel(k) {
+            guard copiedLabels[k] == v else { return true }
+            n += 1
+        }
+        return n != copiedLabels.count
     }
 
     /// The one controller ownerReference slices carry.
@@ -80,7 +102,7 @@ public struct SliceServiceView: Sendable {
     /// A new, empty slice of this Service (generateName `<svc>-`).
     func newSlice(addressType: String, ports: [SlicePort]) -> SliceState {
         SliceState(name: "", generateName: name + "-", namespace: namespace, addressType: addressType,
-                   labels: sliceLabels(current: [:]).labels, ownerReferences: [ownerReference], ports: ports,
+                   labels: sliceLabels, ownerReferences: [ownerReference], ports: ports,
                    endpoints: [], base: nil)
     }
 }

@@ -51,7 +51,8 @@ struct SliceWriteTracker {
     /// address type, labels). Annotation-only and metadata-only edits do not count.
     func shouldSync(_ obj: StoredObject, previous: StoredObject?) -> Bool {
         guard let mine = written[obj.object.uid] else { return true }
-        if mine == obj.resourceVersion { return false }
+        // This controller's own write, or a version its later write already superseded (it read the store first).
+        if obj.resourceVersion <= mine { return false }
         guard let previous else { return true }
         return Self.generationRelevantChange(previous.object, obj.object)
     }
