@@ -14,7 +14,8 @@ extension ResourceKind {
 
 struct EndpointSliceStrategy: KindStrategy {
     static let maxEndpoints = 1000
-    static let maxPorts = 100
+    /// Upstream raised the port limit to 20,000 (the API docs still say 100).
+    static let maxPorts = 20_000
 
     func prepareForCreate(_ obj: inout JSONObject, _ ctx: any StrategyContext) throws { defaultPorts(&obj) }
     func prepareForUpdate(_ obj: inout JSONObject, old: JSONObject, _ ctx: any StrategyContext) throws { defaultPorts(&obj) }
@@ -55,12 +56,22 @@ struct EndpointSliceStrategy: KindStrategy {
                 let s = a.stringValue ?? ""
                 let field = "endpoints[\(i)].addresses[\(j)]"
                 switch addressType {
-                case "IPv4": if !Check.isIPv4(s) { errs.append(.invalid(field, .string(s), "must be a valid IPv4 address")) }
-                case "IPv6": if !Check.isIPv6(s) { errs.append(.invalid(field, .string(s), "must be a valid IPv6 address")) }
+                case "IPv4":
+                    if !Check.isIPv4(s) { errs.append(.invalid(field, .string(s), "must be a valid IPv4 address")) }
+                    else if let why = Check.endpointIPProblem(s) { errs.append(.invalid(field, .string(s), why)) }
+                case "IPv6":
+                    if !Check.isIPv6(s) { errs.append(.invalid(field, .string(s), "must be a valid IPv6 address")) }
+                    else if let why = Check.endpointIPProblem(s) { errs.append(.invalid(field, .string(s), why)) }
                 case "FQDN":
+                    if !s.contains(".") {
+                        errs.append(.invalid(field, .string(s), "should be a domain with at least two segments separated by dots"))
+                    }
                     for m in NameValidation.dns1123Subdomain(s) { errs.append(.invalid(field, .string(s), m)) }
                 default: break
                 }
+            }
+            if let n = e["nodeName"].stringValue {
+                for m in NameValidation.dns1123Subdomain(n) { errs.append(.invalid("endpoints[\(i)].nodeName", .string(n), m)) }
             }
             if let h = e["hostname"].stringValue {
                 for m in NameValidation.dns1123Label(h) { errs.append(.invalid("endpoints[\(i)].hostname", .string(h), m)) }

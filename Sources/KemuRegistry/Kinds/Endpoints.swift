@@ -35,6 +35,8 @@ struct EndpointsStrategy: KindStrategy {
                     let ip = a["ip"].stringValue ?? ""
                     if !Check.isIP(ip) {
                         errs.append(.invalid("subsets[\(i)].\(list)[\(j)].ip", .string(ip), "must be a valid IP address"))
+                    } else if let why = Check.endpointIPProblem(ip) {
+                        errs.append(.invalid("subsets[\(i)].\(list)[\(j)].ip", .string(ip), why))
                     }
                 }
             }

@@ -99,14 +99,44 @@ public enum Check {
         return []
     }
 
+    /// Dotted-quad IPv4 without leading zeros, checked on bytes (this runs for every endpoint written).
     public static func isIPv4(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return false }
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isNumber), let n = Int(p), n <= 255 else { return false }
-            if p.count > 1 && p.first == "0" { return false }
+        var parts = 0, digits = 0, value = 0, leadingZero = false
+        for b in s.utf8 {
+            if b == 0x2e {
+                if digits == 0 { return false }
+                parts += 1
+                digits = 0; value = 0; leadingZero = false
+            } else if b >= 0x30 && b <= 0x39 {
+                if leadingZero { return false }
+                if digits == 0 && b == 0x30 { leadingZero = true }
+                digits += 1
+                value = value * 10 + Int(b - 0x30)
+                if digits > 3 || value > 255 { return false }
+            } else {
+                return false
+            }
         }
-        return true
+        return digits > 0 && parts == 3
+    }
+
+    /// An address a Service endpoint may use: not unspecified, loopback, link-local unicast or
+    /// link-local multicast (upstream's ValidateEndpointIP). Returns the reason it is not, or nil.
+    public static func endpointIPProblem(_ s: String) -> String? {
+        if isIPv4(s) {
+            let o = s.split(separator: ".").compactMap { Int($0) }
+            if o == [0, 0, 0, 0] { return "may not be unspecified (0.0.0.0)" }
+            if o[0] == 127 { return "may not be in the loopback range (127.0.0.0/8, ::1/128)" }
+            if o[0] == 169 && o[1] == 254 { return "may not be in the link-local range (169.254.0.0/16, fe80::/10)" }
+            if o[0] == 224 && o[1] == 0 && o[2] == 0 { return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)" }
+            return nil
+        }
+        guard let b = IPAddress.parse(s), b.count == 16 else { return nil }
+        if b.allSatisfy({ $0 == 0 }) { return "may not be unspecified (::)" }
+        if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return "may not be in the loopback range (127.0.0.0/8, ::1/128)" }
+        if b[0] == 0xfe && (b[1] & 0xc0) == 0x80 { return "may not be in the link-local range (169.254.0.0/16, fe80::/10)" }
+        if b[0] == 0xff && (b[1] & 0x0f) == 0x02 { return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)" }
+        return nil
     }
 
     public static func isIPv6(_ s: String) -> Bool {
