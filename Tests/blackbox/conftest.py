@@ -51,6 +51,37 @@ def server(kemu_bin, logs_dir):
     srv.stop()
 
 
+SERVER_DEATHS = []
+
+
+@pytest.fixture(autouse=True)
+def _session_server_health(request):
+    """Attribute a crash of the shared server to the test during which it died, then start a fresh one
+    so that the rest of the suite still reports something useful."""
+    if "server" not in request.fixturenames:
+        yield
+        return
+    srv = request.getfixturevalue("server")
+    if not srv.alive():
+        SERVER_DEATHS.append((f"before {request.node.nodeid}", srv.stderr_path))
+        srv.restart()
+    yield
+    if not srv.alive():
+        code = srv.proc.poll()
+        tail = srv.stderr_text()[-4000:]
+        SERVER_DEATHS.append((request.node.nodeid, srv.stderr_path))
+        srv.restart()
+        pytest.fail(f"the shared kemu server died during this test (exit code {code}); "
+                    f"stderr tail:\n{tail}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SERVER_DEATHS:
+        terminalreporter.section("kemu server deaths")
+        for where, path in SERVER_DEATHS:
+            terminalreporter.write_line(f"{where}: stderr in {path}")
+
+
 @pytest.fixture
 def kemu_factory(kemu_bin, logs_dir):
     started = []
@@ -143,9 +174,14 @@ def kubectl_available():
     return KUBECTL
 
 
-@pytest.fixture(scope="session")
+_KUBECONFIGS = {}
+
+
+@pytest.fixture
 def server_kubeconfig(kemu_bin, server):
-    return make_kubeconfig(kemu_bin, server.url)
+    if server.url not in _KUBECONFIGS:
+        _KUBECONFIGS[server.url] = make_kubeconfig(kemu_bin, server.url)
+    return _KUBECONFIGS[server.url]
 
 
 @pytest.fixture

@@ -119,6 +119,12 @@ class KemuServer:
             self._stderr_file.close()
             self._stderr_file = None
 
+    def restart(self):
+        self.kill()
+        self.proc = None
+        self.stdout_lines = []
+        return self.start()
+
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.terminate(signal.SIGTERM, timeout=10)

@@ -198,3 +198,35 @@ def test_concurrent_creates_of_same_name_exactly_one_wins(kemu_factory):
     for t in threads:
         t.join(30)
     assert sorted(results) == sorted([(201, None)] + [(409, "AlreadyExists")] * 7), results
+
+
+def test_stalled_watcher_does_not_block_writers_or_other_watchers(kemu_factory):
+    import socket
+    srv = kemu_factory()
+    api = Api(srv.url)
+    coll = "/api/v1/namespaces/default/endpoints"
+    obj = endpoints("fat")
+    obj["metadata"]["annotations"] = {"pad": "p" * 16384}
+    created = api.create(coll, obj)
+    rv = created["metadata"]["resourceVersion"]
+    # a client that opens a watch and never reads from its socket
+    stalled = socket.create_connection(("127.0.0.1", srv.port))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(f"GET {coll}?watch=true&resourceVersion={rv} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    healthy = WatchStream(srv.url, coll, {"watch": "true", "resourceVersion": rv}, timeout=120)
+    try:
+        n = 200   # ~3.3 MB of events, far more than the stalled socket can absorb
+        acked = []
+        for i in range(n):
+            r = api.patch(f"{coll}/fat", {"metadata": {"labels": {"i": str(i)}}}, content_type=MERGE)
+            assert r.status_code == 200, r.text[:300]
+            acked.append(r.json()["metadata"]["resourceVersion"])
+        evs = healthy.take(n, timeout=60)
+        assert [e["object"]["metadata"]["resourceVersion"] for e in evs] == acked
+        assert all(e["type"] == "MODIFIED" for e in evs)
+        # the server still answers other requests
+        assert api.read(f"{coll}/fat")["metadata"]["labels"] == {"i": str(n - 1)}
+    finally:
+        healthy.close()
+        stalled.close()
+        api.close()

@@ -707,3 +707,40 @@ def test_managed_fields_recorded(api, ns):
     assert entry["apiVersion"] == "v1"
     assert entry["fieldsType"] == "FieldsV1"
     assert "f:metadata" in entry["fieldsV1"]
+
+
+def test_unicode_and_special_characters_roundtrip(api, ns):
+    value = 'a<b>&"c" \\ ✓ ünïcødé \n\t 𝄞 \u2028'
+    body = endpoints("uni")
+    body["metadata"]["annotations"] = {"note": value, "empty": ""}
+    created = api.create(f"/api/v1/namespaces/{ns}/endpoints", body)
+    assert created["metadata"]["annotations"] == {"note": value, "empty": ""}
+    got = api.read(f"/api/v1/namespaces/{ns}/endpoints/uni")
+    assert got["metadata"]["annotations"]["note"] == value
+    lst = api.read(f"/api/v1/namespaces/{ns}/endpoints", params={"fieldSelector": "metadata.name=uni"})
+    assert lst["items"][0]["metadata"]["annotations"]["note"] == value
+
+
+def test_limit_zero_means_no_limit(api, ns):
+    for i in range(3):
+        api.create(f"/api/v1/namespaces/{ns}/endpoints", endpoints(f"z{i}"))
+    body = api.read(f"/api/v1/namespaces/{ns}/endpoints", params={"limit": "0"})
+    assert len(body["items"]) == 3
+    assert not body["metadata"].get("continue")
+
+
+def test_gc_keeps_dependent_with_remaining_owner(api, ns):
+    a = api.create(f"/api/v1/namespaces/{ns}/services", service("owner-a"))
+    b = api.create(f"/api/v1/namespaces/{ns}/services", service("owner-b"))
+    p = pod("shared")
+    p["metadata"]["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "Service", "name": "owner-a", "uid": a["metadata"]["uid"]},
+        {"apiVersion": "v1", "kind": "Service", "name": "owner-b", "uid": b["metadata"]["uid"]}]
+    api.create(f"/api/v1/namespaces/{ns}/pods", p)
+    api.delete(f"/api/v1/namespaces/{ns}/services/owner-a", {"propagationPolicy": "Background"})
+    wait_for(lambda: [r["name"] for r in api.read(f"/api/v1/namespaces/{ns}/pods/shared")["metadata"]
+                      .get("ownerReferences", [])] == ["owner-b"], timeout=15,
+             what="dangling ownerReference to be removed")
+    api.delete(f"/api/v1/namespaces/{ns}/services/owner-b", {"propagationPolicy": "Background"})
+    wait_for(lambda: api.get(f"/api/v1/namespaces/{ns}/pods/shared").status_code == 404, timeout=15,
+             what="dependent collected once its last owner is gone")

@@ -588,3 +588,37 @@ def test_watch_send_initial_events(api, ns):
 def test_watch_option_validation_is_422(api, ns, params, fragment):
     r = api.get(f"/api/v1/namespaces/{ns}/pods", params=dict(params, watch="true"), timeout=10)
     assert_status(r, 422, "Invalid", message_contains=fragment)
+
+
+def test_watch_field_selector_transitions(api, ns):
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod("fs", node="node-1"))
+    rv = api.read(f"/api/v1/namespaces/{ns}/pods")["metadata"]["resourceVersion"]
+    w = WatchStream(api.base, f"/api/v1/namespaces/{ns}/pods",
+                    {"watch": "true", "resourceVersion": rv, "fieldSelector": "status.phase=Running"})
+    try:
+        st = f"/api/v1/namespaces/{ns}/pods/fs/status"
+        api.patch(st, {"status": {"phase": "Running"}}, content_type=MERGE)
+        api.patch(f"/api/v1/namespaces/{ns}/pods/fs", {"metadata": {"labels": {"a": "1"}}}, content_type=MERGE)
+        api.patch(st, {"status": {"phase": "Succeeded"}}, content_type=MERGE)
+        evs = w.take(3, timeout=10)
+        assert [e["type"] for e in evs] == ["ADDED", "MODIFIED", "DELETED"], evs
+        assert evs[2]["object"]["status"]["phase"] == "Succeeded"
+    finally:
+        w.close()
+
+
+def test_filtered_watch_resume_replays_transitions(api, ns):
+    path = f"/api/v1/namespaces/{ns}/endpoints"
+    api.create(path, endpoints("x", labels={"app": "web"}))
+    api.create(path, endpoints("y", labels={"app": "db"}))
+    since = api.read(path)["metadata"]["resourceVersion"]
+    api.patch(f"{path}/x", {"metadata": {"labels": {"app": "db"}}}, content_type=MERGE)    # x leaves
+    api.patch(f"{path}/y", {"metadata": {"labels": {"app": "web"}}}, content_type=MERGE)   # y enters
+    api.patch(f"{path}/x", {"metadata": {"labels": {"v": "2"}}}, content_type=MERGE)       # invisible
+    api.delete(f"{path}/y")                                                                # y goes
+    code, body = curl("-N", f"{api.base}{path}?watch=true&resourceVersion={since}&timeoutSeconds=1"
+                            "&labelSelector=app%3Dweb")
+    assert code == 200
+    evs = json_lines(body)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [
+        ("DELETED", "x"), ("ADDED", "y"), ("DELETED", "y")], evs
