@@ -184,7 +184,10 @@ final class EndpointSliceControllerTests: XCTestCase {
         XCTAssertTrue(c.sizes().allSatisfy { $0 <= 100 })
         for i in 3..<250 { try c.deletePod("pod\(i)") }
         c.settle()
-        XCTAssertEqual(c.sizes(), [3])
+        // Deletions race with syncs: the survivors stay where they were (the controller never
+        // merges slices), so they may end up in one slice or spread over the ones that remain.
+        XCTAssertEqual(c.sizes().reduce(0, +), 3)
+        XCTAssertTrue(c.sizes().allSatisfy { $0 > 0 }, "\(c.sizes())")
         for i in 0..<3 { try c.deletePod("pod\(i)") }
         c.settle()
         XCTAssertEqual(c.sizes(), [0])
