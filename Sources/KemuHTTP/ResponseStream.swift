@@ -7,8 +7,12 @@ import Synchronization
 /// can never overtake its suspend.
 public final class ResponseStream: Sendable {
     struct State: @unchecked Sendable {  // the connection pointer is only touched under the lock
-        var pending: [UInt8] = []
-        var offset = 0
+        /// Queued chunks, shared (copy-on-write) with every other stream that got the same bytes:
+        /// one event fanned out to many watchers is stored once.
+        var pending: [[UInt8]] = []
+        var head = 0          // index of the chunk being sent
+        var offset = 0        // bytes of that chunk already sent
+        var pendingBytes = 0
         var suspended = false
         var finishing = false
         var closed = false
@@ -27,8 +31,10 @@ public final class ResponseStream: Sendable {
     public func write(_ bytes: [UInt8]) -> Bool {
         state.withLock { s in
             if s.closed || s.finishing { return false }
-            s.pending.append(contentsOf: bytes)
-            pendingCount.store(s.pending.count - s.offset, ordering: .relaxed)
+            if bytes.isEmpty { return true }
+            s.pending.append(bytes)
+            s.pendingBytes += bytes.count
+            pendingCount.store(s.pendingBytes, ordering: .relaxed)
             if s.suspended, let c = s.connection {
                 s.suspended = false
                 MHD_resume_connection(c)
@@ -78,30 +84,40 @@ public final class ResponseStream: Sendable {
         state.withLock { $0.connection = connection }
     }
 
-    /// Reader callback body (MHD thread).
+    /// Reader callback body (MHD thread): copies as many queued bytes as fit.
     func read(into buffer: UnsafeMutablePointer<CChar>, max: Int) -> Int {
         state.withLock { s in
-            let available = s.pending.count - s.offset
-            if available == 0 {
+            if s.pendingBytes == 0 {
                 if s.finishing { return Int(MHD_CONTENT_READER_END_OF_STREAM) }
                 s.suspended = true
                 MHD_suspend_connection(s.connection)
                 return 0
             }
-            let n = Swift.min(available, max)
-            s.pending.withUnsafeBufferPointer { p in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: p.baseAddress! + s.offset, byteCount: n)
+            var written = 0
+            let out = UnsafeMutableRawPointer(buffer)
+            while written < max, s.head < s.pending.count {
+                let n = s.pending[s.head].withUnsafeBytes { chunk -> Int in
+                    let n = Swift.min(chunk.count - s.offset, max - written)
+                    (out + written).copyMemory(from: chunk.baseAddress! + s.offset, byteCount: n)
+                    return n
+                }
+                written += n
+                s.offset += n
+                if s.offset == s.pending[s.head].count {
+                    s.head += 1
+                    s.offset = 0
+                }
             }
-            s.offset += n
-            if s.offset == s.pending.count {
-                s.pending.removeAll(keepingCapacity: s.pending.capacity <= 65536)
-                s.offset = 0
-            } else if s.offset > 1 << 20 {
-                s.pending.removeFirst(s.offset)
-                s.offset = 0
+            s.pendingBytes -= written
+            if s.head == s.pending.count {
+                s.pending.removeAll(keepingCapacity: s.pending.capacity <= 64)
+                s.head = 0
+            } else if s.head > 256 {
+                s.pending.removeFirst(s.head)
+                s.head = 0
             }
-            pendingCount.store(s.pending.count - s.offset, ordering: .relaxed)
-            return n
+            pendingCount.store(s.pendingBytes, ordering: .relaxed)
+            return written
         }
     }
 
@@ -111,7 +127,9 @@ public final class ResponseStream: Sendable {
             s.closed = true
             s.connection = nil
             s.pending = []
+            s.head = 0
             s.offset = 0
+            s.pendingBytes = 0
             let cbs = s.onClose
             s.onClose = []
             return cbs

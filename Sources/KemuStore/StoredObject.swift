@@ -1,4 +1,5 @@
 import KemuAPI
+import Synchronization
 
 /// One immutable version of an object: its JSON and the bytes it encodes to, made once
 /// and shared by GET, LIST and every watcher.
@@ -20,6 +21,17 @@ public final class StoredObject: Sendable {
     }
 
     public var key: String { StoreKey.make(namespace: namespace, name: name) }
+
+    /// Encodings derived from this version (e.g. a watch event line), built once and shared by
+    /// every watcher that sends them.
+    private let derived = Mutex<[String: [UInt8]]>([:])
+
+    public func memoized(_ key: String, _ build: () -> [UInt8]) -> [UInt8] {
+        if let hit = derived.withLock({ $0[key] }) { return hit }
+        let value = build()
+        derived.withLock { $0[key] = value }
+        return value
+    }
 }
 
 public enum StoreKey {

@@ -913,7 +913,10 @@ final class ServerTests: XCTestCase {
 
     /// Runs a watch response's stream callback against an unattached stream and returns its parsed lines.
     func watchLines(_ stream: ResponseStream) -> [JSON] {
-        let bytes = stream.state.withLock { Array($0.pending[$0.offset...]) }
+        let bytes = stream.state.withLock { s -> [UInt8] in
+            guard s.head < s.pending.count else { return [] }
+            return Array(s.pending[s.head][s.offset...]) + s.pending[(s.head + 1)...].flatMap { $0 }
+        }
         return bytes.split(separator: 0x0a).compactMap { try? JSONParser.parse(Array($0)) }
     }
 

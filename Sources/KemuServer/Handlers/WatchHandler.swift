@@ -112,11 +112,15 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
     func send(type: String, object: StoredObject) -> Bool {
         switch format {
         case .json:
-            var line: [UInt8] = []
-            line.reserveCapacity(object.bytes.count + 32)
-            line.append(contentsOf: Array("{\"type\":\"\(type)\",\"object\":".utf8))
-            line.append(contentsOf: object.bytes)
-            line.append(contentsOf: [UInt8(ascii: "}"), 0x0a])
+            // One line per (object version, event type), shared by every watcher.
+            let line = object.memoized(type) {
+                var line: [UInt8] = []
+                line.reserveCapacity(object.bytes.count + 32)
+                line.append(contentsOf: Array("{\"type\":\"\(type)\",\"object\":".utf8))
+                line.append(contentsOf: object.bytes)
+                line.append(contentsOf: [UInt8(ascii: "}"), 0x0a])
+                return line
+            }
             return write(line)
         case .table(let include):
             let withColumns = state.withLock { s -> Bool in
