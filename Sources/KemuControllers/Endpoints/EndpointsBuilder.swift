@@ -201,10 +201,14 @@ public enum EndpointsBuilder {
     /// stored; nil when the stored object is already right (trigger time alone never causes a
     /// write). `triggerTime` is the RFC 3339 last-change trigger time, nil when there is none.
     public static func reconcile(service: JSONObject, subsets: [JSON], current: JSONObject?, triggerTime: String?) -> JSONObject? {
+        // Compared after truncation: upstream compares the full desired subsets, so a Service with more
+        // than 1,000 addresses is rewritten on every sync; kemu, which also resyncs after edits, would
+        // otherwise write such an object twice.
+        let (written, truncated) = truncate(subsets)
         if let current {
             var compareLabels = current.labels
             compareLabels[headlessLabel] = nil
-            if EndpointSubsets.comparable(current["subsets"]) == EndpointSubsets.comparable(.array(subsets)),
+            if EndpointSubsets.comparable(current["subsets"]) == EndpointSubsets.comparable(.array(written)),
                compareLabels == serviceLabelsWithManagedBy(service),
                capacityAnnotationSetCorrectly(current) {
                 return nil
@@ -216,7 +220,6 @@ public enum EndpointsBuilder {
         ]
         var annotations = current?.annotations ?? [:]
         annotations[triggerTimeAnnotation] = triggerTime
-        let (written, truncated) = truncate(subsets)
         annotations[overCapacityAnnotation] = truncated ? "truncated" : nil
         var meta = obj.metadata
         meta["labels"] = .stringMap(desiredLabels(service))
