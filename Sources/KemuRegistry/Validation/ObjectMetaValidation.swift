@@ -124,7 +124,8 @@ public enum Check {
     /// link-local multicast (upstream's ValidateEndpointIP). Returns the reason it is not, or nil.
     public static func endpointIPProblem(_ s: String) -> String? {
         if isIPv4(s) {
-            let o = s.split(separator: ".").compactMap { Int($0) }
+            var o = [0, 0, 0, 0], i = 0
+            for b in s.utf8 { if b == 0x2e { i += 1 } else { o[i] = o[i] * 10 + Int(b - 0x30) } }
             if o == [0, 0, 0, 0] { return "may not be unspecified (0.0.0.0)" }
             if o[0] == 127 { return "may not be in the loopback range (127.0.0.0/8, ::1/128)" }
             if o[0] == 169 && o[1] == 254 { return "may not be in the link-local range (169.254.0.0/16, fe80::/10)" }
