@@ -45,6 +45,7 @@ public final class ControllerManager: Sendable {
             GarbageCollector(storage: storage),
             NamespaceController(storage: storage),
             GracefulDeletionController(storage: storage),
+            DisruptionController(storage: storage),
             EndpointSliceController(storage: storage, options: options),
             EndpointSliceMirroringController(storage: storage, options: options),
         ]

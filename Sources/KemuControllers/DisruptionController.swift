@@ -1,0 +1,86 @@
+import Dispatch
+import KemuAPI
+import KemuRegistry
+import KemuStore
+
+/// Keeps PodDisruptionBudget status (expected, healthy and allowed disruptions) current as
+/// pods come, go and change readiness, like kube-controller-manager's disruption controller.
+final class DisruptionController: Controller, @unchecked Sendable {
+    let name = "disruption-controller"
+    let storage: ObjectStorage
+    let queue = DispatchQueue(label: "kemu.disruption")
+    var feeds: [EventFeed] = []
+    private(set) var work: WorkQueue!
+    static let writeOptions = WriteOptions(fieldManager: "disruption-controller")
+
+    init(storage: ObjectStorage) {
+        self.storage = storage
+        work = WorkQueue(label: "kemu.disruption.work") { [weak self] key in self?.sync(key) }
+    }
+
+    func start() {
+        feeds = follow(storage, kinds: [.podDisruptionBudget, .pod], queue: queue, initial: { [self] kind, items in
+            if kind.kind == "PodDisruptionBudget" { for o in items { work.add(o.key) } }
+        }, handler: { [self] e in
+            if e.resource == ResourceKind.podDisruptionBudget.groupResource {
+                if e.type != .deleted { work.add(e.object.key) }
+                return
+            }
+            // A pod change can move any budget of its namespace.
+            let pdbs = (try? storage.store.list(ResourceKind.podDisruptionBudget.groupResource, namespace: e.object.namespace))?.items ?? []
+            for p in pdbs { work.add(p.key) }
+        })
+    }
+
+    func stop() { for f in feeds { storage.store.hub.unregister(f) } }
+
+    func sync(_ key: String) {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let pdb = storage.store.get(ResourceKind.podDisruptionBudget.groupResource, namespace: parts[0], name: parts[1]) else { return }
+        let pods = podsCovered(by: pdb.object)
+        let status = Self.status(pdb.object, pods: pods)
+        let podNames = Set(pods.map(\.name))
+        _ = try? storage.update(.podDisruptionBudget, namespace: parts[0], name: parts[1], subresource: "status",
+                                options: Self.writeOptions) { current in
+            var o = current
+            var merged = status
+            // Evictions still in flight: forget the ones whose pod is gone.
+            var disrupted = current["status"]?["disruptedPods"].objectValue ?? JSONObject()
+            for k in disrupted.keys where !podNames.contains(k) { disrupted[k] = nil }
+            merged["disruptedPods"] = disrupted.isEmpty ? nil : .object(disrupted)
+            o["status"] = .object(merged)
+            return o
+        }
+    }
+
+    func podsCovered(by pdb: JSONObject) -> [JSONObject] {
+        guard let selector = LabelSelector.from(json: pdb["spec"]?["selector"] ?? .null) else { return [] }
+        let pods = (try? storage.store.list(ResourceKind.pod.groupResource, namespace: pdb.namespace))?.items ?? []
+        // An empty selector selects every pod in the namespace in policy/v1.
+        return pods.map(\.object).filter { selector.matches($0.labels) }
+    }
+
+    /// The status the budget should show for these pods.
+    static func status(_ pdb: JSONObject, pods: [JSONObject]) -> JSONObject {
+        let live = pods.filter { $0.deletionTimestamp == nil && !["Succeeded", "Failed"].contains(PodFacts.phase($0)) }
+        let expected = live.count
+        let healthy = live.filter(PodFacts.isReady).count
+        let desired = DisruptionMath.desiredHealthy(spec: pdb["spec"] ?? .null, expected: expected)
+        let allowed = max(0, healthy - desired)
+        let condition: JSON = [
+            "type": "DisruptionAllowed", "status": allowed > 0 ? "True" : "False",
+            "reason": allowed > 0 ? "SufficientPods" : "InsufficientPods", "message": "",
+            "observedGeneration": .int(pdb.metadata["generation"]?.intValue ?? 1),
+            "lastTransitionTime": .string(pdb["status"]?["conditions"][0]["status"].stringValue == (allowed > 0 ? "True" : "False")
+                ? (pdb["status"]?["conditions"][0]["lastTransitionTime"].stringValue ?? Timestamp.now()) : Timestamp.now()),
+        ]
+        return [
+            "observedGeneration": .int(pdb.metadata["generation"]?.intValue ?? 1),
+            "disruptionsAllowed": .int(Int64(allowed)),
+            "currentHealthy": .int(Int64(healthy)),
+            "desiredHealthy": .int(Int64(desired)),
+            "expectedPods": .int(Int64(expected)),
+            "conditions": [condition],
+        ]
+    }
+}

@@ -1,0 +1,157 @@
+import Dispatch
+import FoundationEssentials
+import KemuAPI
+import KemuRegistry
+import KemuStore
+import Synchronization
+
+/// kube-controller-manager's ReplicaSet controller: keeps `spec.replicas` active pods per ReplicaSet
+/// (created from the template with a controller owner reference) and writes the status counts.
+public final class ReplicaSetController: Controller, @unchecked Sendable {
+    public let name = "replicaset-controller"
+    let storage: ObjectStorage
+    let options: ControllerOptions
+    static let writeOptions = WriteOptions(fieldManager: "replicaset-controller")
+
+    // Touched only on `sq.queue`.
+    var sq: SyncQueue!
+    var feeds: [EventFeed] = []
+    var pods = OwnedIndex(ownerKind: "ReplicaSet")
+    var keyByUID: [String: String] = [:]
+    var syncCount = 0
+
+    public init(storage: ObjectStorage, options: ControllerOptions) {
+        self.storage = storage
+        self.options = options
+        sq = SyncQueue(label: "kemu.replicaset") { [unowned self] key in sync(key) }
+    }
+
+    public func start() {
+        feeds = follow(storage, kinds: [.replicaSet, .pod], queue: sq.queue, initial: { [self] kind, items in
+            for o in items {
+                if kind.resource == "pods" { pods.put(o) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
+            }
+        }, handler: { [self] e in handle(e) })
+    }
+
+    public func stop() {
+        for f in feeds { storage.store.hub.unregister(f) }
+        sq.queue.sync { sq.stopped = true }
+    }
+
+    func handle(_ e: StoreEvent) {
+        if e.resource.resource == "pods" {
+            let touched = e.type == .deleted ? pods.remove(e.object) : pods.put(e.object)
+            for u in touched { if let k = keyByUID[u] { sq.add(k) } }
+        } else {
+            let k = OwnedIndex.key(e.object)
+            if e.type == .deleted { keyByUID[e.object.object.uid] = nil } else { keyByUID[e.object.object.uid] = k }
+            if e.type == .modified, let p = e.previous, p.object["spec"] == e.object.object["spec"],
+               p.object["status"] != e.object.object["status"] { return }
+            sq.add(k)
+        }
+    }
+
+    static let burst = 500
+
+    func sync(_ key: String) {
+        syncCount += 1
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let rs = storage.store.get(ResourceKind.replicaSet.groupResource, namespace: parts[0], name: parts[1])
+        else { return }
+        let obj = rs.object
+        let uid = obj.uid
+        let owned = pods.owned(by: uid)
+        var active = owned.filter { WorkloadFacts.isActive($0.object) }
+        let want = WorkloadFacts.int(obj["spec"]?["replicas"], 1)
+        if obj.deletionTimestamp == nil {
+            let diff = active.count - want
+            if diff < 0 {
+                var body = WorkloadFacts.podFromTemplate(obj["spec"]?["template"] ?? .null, owner: obj, ownerKind: "ReplicaSet")
+                body.metadata["generateName"] = .string(obj.name + "-")
+                let count = min(-diff, Self.burst)
+                // Creations run in parallel, as upstream's slow-start batches do.
+                let results = Mutex<[StoredObject?]>(Array(repeating: nil, count: count))
+                let storage = storage, pod = body
+                DispatchQueue.concurrentPerform(iterations: count) { i in
+                    let created = try? storage.create(.pod, namespace: pod.namespace.isEmpty ? obj.namespace : pod.namespace,
+                                                      body: pod, options: Self.writeOptions)
+                    results.withLock { $0[i] = created }
+                }
+                let made = results.withLock { $0 }
+                for case let created? in made {
+                    pods.put(created)
+                    active.append(created)
+                }
+                if made.contains(where: { $0 == nil }) { sq.add(key, after: 1) }
+            } else if diff > 0 {
+                let victims = Self.rankForDeletion(active).prefix(diff)
+                for v in victims {
+                    var opts = DeleteOptions()
+                    opts.preconditionUID = v.object.uid
+                    if let out = try? storage.delete(.pod, namespace: v.namespace, name: v.name, options: opts) {
+                        if out.deleted { pods.remove(v, byController: true) } else { pods.put(out.object) }
+                    }
+                }
+                let gone = Set(victims.map { $0.object.uid })
+                active.removeAll { gone.contains($0.object.uid) }
+            }
+        }
+        writeStatus(rs, active: active)
+    }
+
+    /// Pods in the order upstream deletes them: unassigned, pending, not ready, ready more recently, more restarts, newer.
+    static func rankForDeletion(_ pods: [StoredObject]) -> [StoredObject] {
+        func phaseRank(_ p: String) -> Int { p == "Pending" ? 0 : (p == "Unknown" ? 1 : 2) }
+        func restarts(_ o: JSONObject) -> Int {
+            (o["status"]?["containerStatuses"].arrayValue ?? []).reduce(0) { $0 + WorkloadFacts.int($1["restartCount"]) }
+        }
+        return pods.sorted { a, b in
+            let x = a.object, y = b.object
+            let ax = PodFacts.nodeName(x).isEmpty, ay = PodFacts.nodeName(y).isEmpty
+            if ax != ay { return ax }
+            let px = phaseRank(PodFacts.phase(x)), py = phaseRank(PodFacts.phase(y))
+            if px != py { return px < py }
+            let rx = PodFacts.isReady(x), ry = PodFacts.isReady(y)
+            if rx != ry { return !rx }
+            if rx, let tx = WorkloadFacts.readySince(x), let ty = WorkloadFacts.readySince(y), tx != ty { return tx > ty }
+            let cx = restarts(x), cy = restarts(y)
+            if cx != cy { return cx > cy }
+            let kx = x.metadata.string("creationTimestamp") ?? "", ky = y.metadata.string("creationTimestamp") ?? ""
+            if kx != ky { return kx > ky }
+            return x.name > y.name
+        }
+    }
+
+    func writeStatus(_ rs: StoredObject, active: [StoredObject]) {
+        let obj = rs.object
+        let minReady = WorkloadFacts.int(obj["spec"]?["minReadySeconds"])
+        let templateLabels = obj["spec"]?["template"]["metadata"]["labels"].stringMap ?? [:]
+        let now = WorkloadFacts.now()
+        var labeled = 0, ready = 0, available = 0
+        var recheck: Int?
+        for p in active {
+            if templateLabels.allSatisfy({ p.labels[$0.key] == $0.value }) { labeled += 1 }
+            if PodFacts.isReady(p.object) { ready += 1 }
+            let a = WorkloadFacts.availability(p.object, minReadySeconds: minReady, now: now)
+            if a.available { available += 1 } else if let r = a.recheck { recheck = min(recheck ?? r, r) }
+        }
+        var status = WorkloadFacts.status([
+            ("replicas", .int(Int64(active.count))),
+            ("fullyLabeledReplicas", .int(Int64(labeled))),
+            ("readyReplicas", .int(Int64(ready))),
+            ("availableReplicas", .int(Int64(available))),
+            ("observedGeneration", obj.metadata["generation"]),
+        ], keepZero: ["replicas"])
+        if let c = obj["status"]?["conditions"], !c.isNull { status["conditions"] = c }
+        if let r = recheck { sq.add(OwnedIndex.key(rs), after: Double(r) + 0.05) }
+        guard obj["status"] != .object(status) else { return }
+        _ = try? storage.update(.replicaSet, namespace: obj.namespace, name: obj.name, subresource: "status",
+                                options: Self.writeOptions) { cur in
+            guard cur.uid == obj.uid else { return cur }
+            var c = cur
+            c["status"] = .object(status)
+            return c
+        }
+    }
+}

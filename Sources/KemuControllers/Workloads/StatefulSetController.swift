@@ -1,0 +1,216 @@
+import Dispatch
+import FoundationEssentials
+import KemuAPI
+import KemuRegistry
+import KemuStore
+
+/// kube-controller-manager's StatefulSet controller: pods `<name>-<ordinal>` with stable hostname and
+/// subdomain, created in order (`OrderedReady`) or all at once (`Parallel`), removed from the highest
+/// ordinal, rolled in reverse ordinal order above `partition`, and the status `rollout status` reads.
+public final class StatefulSetController: Controller, @unchecked Sendable {
+    public let name = "statefulset-controller"
+    let storage: ObjectStorage
+    let options: ControllerOptions
+    static let writeOptions = WriteOptions(fieldManager: "statefulset-controller")
+    static let podNameLabel = "statefulset.kubernetes.io/pod-name"
+    static let podIndexLabel = "apps.kubernetes.io/pod-index"
+
+    // Touched only on `sq.queue`.
+    var sq: SyncQueue!
+    var feeds: [EventFeed] = []
+    var pods = OwnedIndex(ownerKind: "StatefulSet")
+    var keyByUID: [String: String] = [:]
+    /// Templates seen per revision name, so pods below the partition are recreated at the current revision
+    /// (upstream keeps these in ControllerRevisions, which kemu does not serve).
+    var templates: [String: JSON] = [:]
+
+    public init(storage: ObjectStorage, options: ControllerOptions) {
+        self.storage = storage
+        self.options = options
+        sq = SyncQueue(label: "kemu.statefulset") { [unowned self] key in sync(key) }
+    }
+
+    public func start() {
+        feeds = follow(storage, kinds: [.statefulSet, .pod], queue: sq.queue, initial: { [self] kind, items in
+            for o in items {
+                if kind.resource == "pods" { pods.put(o) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
+            }
+        }, handler: { [self] e in handle(e) })
+    }
+
+    public func stop() {
+        for f in feeds { storage.store.hub.unregister(f) }
+        sq.queue.sync { sq.stopped = true }
+    }
+
+    func handle(_ e: StoreEvent) {
+        if e.resource.resource == "pods" {
+            let touched = e.type == .deleted ? pods.remove(e.object) : pods.put(e.object)
+            for u in touched { if let k = keyByUID[u] { sq.add(k) } }
+        } else {
+            let k = OwnedIndex.key(e.object)
+            if e.type == .deleted { keyByUID[e.object.object.uid] = nil; return }
+            keyByUID[e.object.object.uid] = k
+            if e.type == .modified, let p = e.previous, p.object["spec"] == e.object.object["spec"],
+               p.object["status"] != e.object.object["status"] { return }
+            sq.add(k)
+        }
+    }
+
+    static func ordinal(_ podName: String, set: String) -> Int? {
+        guard podName.hasPrefix(set + "-") else { return nil }
+        return Int(podName.dropFirst(set.count + 1))
+    }
+
+    static func revision(_ pod: JSONObject) -> String { pod.labels[WorkloadFacts.revisionHashLabel] ?? "" }
+
+    func sync(_ key: String) {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2,
+              let s = storage.store.get(ResourceKind.statefulSet.groupResource, namespace: parts[0], name: parts[1]) else { return }
+        let set = s.object
+        let spec = set["spec"] ?? .null
+        let replicas = WorkloadFacts.int(spec["replicas"], 1)
+        let parallel = spec["podManagementPolicy"].stringValue == "Parallel"
+        let rolling = (spec["updateStrategy"]["type"].stringValue ?? "RollingUpdate") == "RollingUpdate"
+        let partition = WorkloadFacts.int(spec["updateStrategy"]["rollingUpdate"]["partition"])
+        let maxUnavailable = rolling
+            ? max(1, WorkloadFacts.scaled(spec["updateStrategy"]["rollingUpdate"]["maxUnavailable"].isNull ? .int(1)
+                                          : spec["updateStrategy"]["rollingUpdate"]["maxUnavailable"], total: replicas, roundUp: false))
+            : 1
+        let updateRevision = set.name + "-" + WorkloadFacts.templateHash(spec["template"])
+        let currentRevision = set["status"]?["currentRevision"].stringValue ?? updateRevision
+        templates[updateRevision] = spec["template"]
+
+        var byOrdinal: [Int: StoredObject] = [:]
+        var condemned: [(Int, StoredObject)] = []
+        for p in pods.owned(by: set.uid) {
+            guard let o = Self.ordinal(p.name, set: set.name) else { continue }
+            if o < replicas { byOrdinal[o] = p } else { condemned.append((o, p)) }
+        }
+        condemned.sort { $0.0 > $1.0 }
+
+        if set.deletionTimestamp == nil {
+            var blocked = false
+            // Create missing pods and replace failed ones, in ordinal order.
+            for o in 0..<replicas {
+                if let p = byOrdinal[o] {
+                    let phase = PodFacts.phase(p.object)
+                    if (phase == "Failed" || phase == "Succeeded") && p.object.deletionTimestamp == nil {
+                        delete(p); byOrdinal[o] = nil
+                        if !parallel { blocked = true; break }
+                        continue
+                    }
+                    if !parallel && (p.object.deletionTimestamp != nil || !WorkloadFacts.isRunningAndReady(p.object)) {
+                        blocked = true; break
+                    }
+                } else {
+                    let old = rolling && o < partition && currentRevision != updateRevision ? templates[currentRevision] : nil
+                    if let created = create(set, ordinal: o, revision: old == nil ? updateRevision : currentRevision,
+                                            template: old ?? spec["template"]) { byOrdinal[o] = created }
+                    if !parallel { blocked = true; break }
+                }
+            }
+            // Scale down from the highest ordinal; one at a time when ordered, and only when all others are healthy.
+            if !blocked || parallel {
+                for (_, p) in condemned where p.object.deletionTimestamp == nil {
+                    delete(p)
+                    if !parallel { blocked = true; break }
+                }
+                if !parallel && condemned.contains(where: { $0.1.object.deletionTimestamp != nil }) { blocked = true }
+            }
+            // Rolling update: reverse ordinal order down to the partition, `maxUnavailable` at a time.
+            if rolling && !blocked {
+                let unavailable = (0..<replicas).filter { o in
+                    guard let p = byOrdinal[o] else { return true }
+                    return p.object.deletionTimestamp != nil || !WorkloadFacts.isRunningAndReady(p.object)
+                }.count
+                var budget = maxUnavailable - unavailable
+                for o in stride(from: replicas - 1, through: max(0, partition), by: -1) where budget > 0 {
+                    guard let p = byOrdinal[o], p.object.deletionTimestamp == nil, Self.revision(p.object) != updateRevision else { continue }
+                    delete(p)
+                    budget -= 1
+                }
+            }
+        }
+        writeStatus(s, updateRevision: updateRevision, currentRevision: currentRevision, rolling: rolling, replicas: replicas)
+    }
+
+    func create(_ set: JSONObject, ordinal: Int, revision: String, template: JSON) -> StoredObject? {
+        let name = "\(set.name)-\(ordinal)"
+        var body = WorkloadFacts.podFromTemplate(template, owner: set, ownerKind: "StatefulSet", extraLabels: [
+            WorkloadFacts.revisionHashLabel: revision,
+            Self.podNameLabel: name,
+            Self.podIndexLabel: String(ordinal),
+        ])
+        body.metadata["name"] = .string(name)
+        body.withObject("spec") { spec in
+            spec["hostname"] = .string(name)
+            if let svc = set["spec"]?["serviceName"].stringValue, !svc.isEmpty { spec["subdomain"] = .string(svc) }
+        }
+        do {
+            let p = try storage.create(.pod, namespace: set.namespace, body: body, options: Self.writeOptions)
+            pods.put(p)
+            return p
+        } catch {
+            sq.add(set.namespace + "/" + set.name, after: 1)
+            return nil
+        }
+    }
+
+    func delete(_ p: StoredObject) {
+        var opts = DeleteOptions()
+        opts.preconditionUID = p.object.uid
+        if let out = try? storage.delete(.pod, namespace: p.namespace, name: p.name, options: opts) {
+            if out.deleted { pods.remove(p, byController: true) } else { pods.put(out.object) }
+        }
+    }
+
+    func writeStatus(_ s: StoredObject, updateRevision: String, currentRevision: String, rolling: Bool, replicas: Int) {
+        let set = s.object
+        let minReady = WorkloadFacts.int(set["spec"]?["minReadySeconds"])
+        let now = WorkloadFacts.now()
+        var total = 0, ready = 0, available = 0, current = 0, updated = 0
+        var recheck: Int?
+        for p in pods.owned(by: set.uid) where Self.ordinal(p.name, set: set.name) != nil {
+            let o = p.object
+            total += 1
+            if WorkloadFacts.isRunningAndReady(o) {
+                ready += 1
+                let a = WorkloadFacts.availability(o, minReadySeconds: minReady, now: now)
+                if a.available { available += 1 } else if let r = a.recheck { recheck = min(recheck ?? r, r) }
+            }
+            if o.deletionTimestamp == nil {
+                if Self.revision(o) == currentRevision { current += 1 }
+                if Self.revision(o) == updateRevision { updated += 1 }
+            }
+        }
+        var currentRev = currentRevision
+        // A finished rolling update makes the update revision current.
+        if rolling && updated == total && ready == total && total == replicas {
+            currentRev = updateRevision
+            current = updated
+        }
+        var status = WorkloadFacts.status([
+            ("observedGeneration", set.metadata["generation"]),
+            ("replicas", .int(Int64(total))),
+            ("readyReplicas", .int(Int64(ready))),
+            ("currentReplicas", .int(Int64(current))),
+            ("updatedReplicas", .int(Int64(updated))),
+            ("currentRevision", .string(currentRev)),
+            ("updateRevision", .string(updateRevision)),
+            ("collisionCount", .int(0)),
+            ("availableReplicas", .int(Int64(available))),
+        ], keepZero: ["replicas", "collisionCount", "availableReplicas"])
+        if let c = set["status"]?["conditions"], !c.isNull { status["conditions"] = c }
+        if let r = recheck { sq.add(OwnedIndex.key(s), after: Double(r) + 0.05) }
+        guard set["status"] != .object(status) else { return }
+        _ = try? storage.update(.statefulSet, namespace: set.namespace, name: set.name, subresource: "status",
+                                options: Self.writeOptions) { cur in
+            guard cur.uid == set.uid else { return cur }
+            var c = cur
+            c["status"] = .object(status)
+            return c
+        }
+    }
+}
