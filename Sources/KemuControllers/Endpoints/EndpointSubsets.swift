@@ -103,14 +103,25 @@ public enum EndpointSubsets {
     /// Upstream orders subsets by a hash of their content; any deterministic order will do,
     /// so kemu orders them by their serialised form.
     static func sortSubsets(_ subsets: [JSON]) -> [JSON] {
-        subsets.map { ($0, JSONWriter.encode($0)) }
+        if subsets.count < 2 { return subsets }  // the common case: nothing to order, nothing to encode
+        return subsets.map { ($0, JSONWriter.encode($0)) }
             .sorted { $0.1.lexicographicallyPrecedes($1.1) }
             .map(\.0)
     }
 
     /// Addresses by the bytes of their IP string, then by targetRef UID (no targetRef first).
     static func sortAddresses(_ list: [JSON]) -> [JSON] {
-        list.sorted(by: lessAddress)
+        // Extract the keys once; comparing JSON objects directly costs lookups on every comparison.
+        struct Keyed { let ip: String; let hasRef: Bool; let uid: String; let value: JSON }
+        return list.map { a in
+            Keyed(ip: a["ip"].stringValue ?? "", hasRef: !a["targetRef"].isNull,
+                  uid: a["targetRef"]["uid"].stringValue ?? "", value: a)
+        }.sorted { x, y in
+            if x.ip != y.ip { return x.ip.utf8.lexicographicallyPrecedes(y.ip.utf8) }
+            if !y.hasRef { return false }
+            if !x.hasRef { return true }
+            return x.uid.utf8.lexicographicallyPrecedes(y.uid.utf8)
+        }.map(\.value)
     }
 
     static func lessAddress(_ a: JSON, _ b: JSON) -> Bool {
