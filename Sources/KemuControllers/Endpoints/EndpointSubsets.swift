@@ -124,14 +124,6 @@ public enum EndpointSubsets {
         }.map(\.value)
     }
 
-    static func lessAddress(_ a: JSON, _ b: JSON) -> Bool {
-        let ia = a["ip"].stringValue ?? "", ib = b["ip"].stringValue ?? ""
-        if ia != ib { return ia.utf8.lexicographicallyPrecedes(ib.utf8) }
-        if b["targetRef"].isNull { return false }
-        if a["targetRef"].isNull { return true }
-        return (a["targetRef"]["uid"].stringValue ?? "").utf8.lexicographicallyPrecedes((b["targetRef"]["uid"].stringValue ?? "").utf8)
-    }
-
     /// Subsets as Go would decode them, for "is anything different" checks: empty lists equal
     /// missing ones, empty optional strings are dropped, and `targetRef.resourceVersion` is ignored.
     public static func comparable(_ subsets: JSON?) -> [JSON] {
