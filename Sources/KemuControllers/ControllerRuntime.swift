@@ -50,6 +50,12 @@ public final class ControllerManager: Sendable {
             EndpointSliceMirroringController(storage: storage, options: options),
         ]
         if options.endpointsControllerEnabled { list.append(EndpointsController(storage: storage, options: options)) }
+        list += [
+            DeploymentController(storage: storage, options: options),
+            ReplicaSetController(storage: storage, options: options),
+            StatefulSetController(storage: storage, options: options),
+            DaemonSetController(storage: storage, options: options),
+        ]
         controllers = list
     }
 

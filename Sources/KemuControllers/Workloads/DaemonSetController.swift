@@ -24,7 +24,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.daemonset") { [unowned self] key in sync(key) }
+        sq = SyncQueue(label: "kemu.daemonset") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {

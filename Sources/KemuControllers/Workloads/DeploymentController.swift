@@ -28,17 +28,21 @@ public final class DeploymentController: Controller, @unchecked Sendable {
     var feeds: [EventFeed] = []
     var sets = OwnedIndex(ownerKind: "Deployment")
     var keyByUID: [String: String] = [:]
+    /// Pods not yet terminal (terminating ones included) by ReplicaSet UID, for Recreate's wait for old pods.
+    var livePods = OwnedIndex(ownerKind: "ReplicaSet")
+    var deploymentOfRS: [String: String] = [:]
 
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.deployment") { [unowned self] key in sync(key) }
+        sq = SyncQueue(label: "kemu.deployment") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {
-        feeds = follow(storage, kinds: [.deployment, .replicaSet], queue: sq.queue, initial: { [self] kind, items in
+        feeds = follow(storage, kinds: [.deployment, .replicaSet, .pod], queue: sq.queue, initial: { [self] kind, items in
             for o in items {
-                if kind.resource == "replicasets" { sets.put(o) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
+                if kind.resource == "pods" { if !Self.terminal(o.object) { livePods.put(o) } }
+                else if kind.resource == "replicasets" { sets.put(o); noteRS(o, deleted: false) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
             }
         }, handler: { [self] e in handle(e) })
     }
@@ -48,8 +52,25 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         sq.queue.sync { sq.stopped = true }
     }
 
+    static func terminal(_ pod: JSONObject) -> Bool {
+        let p = PodFacts.phase(pod)
+        return p == "Succeeded" || p == "Failed"
+    }
+
+    func noteRS(_ o: StoredObject, deleted: Bool) {
+        deploymentOfRS[o.object.uid] = deleted ? nil : WorkloadFacts.controllerUID(o.object, kind: "Deployment")
+    }
+
     func handle(_ e: StoreEvent) {
+        if e.resource.resource == "pods" {
+            // Only the end of an old pod matters here (Recreate waits for it).
+            let gone = e.type == .deleted || Self.terminal(e.object.object)
+            let touched = gone ? livePods.remove(e.object) : livePods.put(e.object)
+            if gone { for rs in touched { if let d = deploymentOfRS[rs], let k = keyByUID[d] { sq.add(k) } } }
+            return
+        }
         if e.resource.resource == "replicasets" {
+            noteRS(e.object, deleted: e.type == .deleted)
             let touched = e.type == .deleted ? sets.remove(e.object) : sets.put(e.object)
             for u in touched { if let k = keyByUID[u] { sq.add(k) } }
         } else {
@@ -102,10 +123,15 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         var createdName: String?
 
         // The new ReplicaSet: created (unless paused), its revision and annotations brought up to date.
-        if newRS == nil && !paused {
+        // A changed replica count on active ReplicaSets is a scaling event: scale proportionally, roll nothing.
+        let scalingEvent = all.contains { rs in
+            rs.replicas > 0 && rs.obj.annotations[Self.desiredAnnotation].flatMap(Int.init).map { $0 != replicas } ?? false
+        }
+        let onlyScale = paused || scalingEvent
+        if newRS == nil && !onlyScale {
             let initial: Int
             if strategyType == "Recreate" {
-                initial = old.contains { $0.replicas > 0 || $0.statusReplicas > 0 } ? 0 : replicas
+                initial = old.contains { $0.replicas > 0 || $0.statusReplicas > 0 || !livePods.owned(by: $0.obj.uid).isEmpty } ? 0 : replicas
             } else {
                 let current = old.reduce(0) { $0 + $1.replicas }
                 initial = max(0, min(replicas + maxSurge - current, replicas))
@@ -120,7 +146,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
             }
         } else if let n = newRS {
             let wanted = newAnnotations(dep, existing: n.obj.annotations, revision: max(n.revision, maxOldRevision + 1),
-                                        replicas: replicas, maxSurge: maxSurge, setReplicas: !paused)
+                                        replicas: replicas, maxSurge: maxSurge, setReplicas: false)
             let minReady = dep["spec"]?["minReadySeconds"].intValue
             let minReadyDiffers = (n.obj["spec"]?["minReadySeconds"].intValue ?? 0) != (minReady ?? 0)
             if wanted != n.obj.annotations || minReadyDiffers,
@@ -131,18 +157,18 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         old = all.filter { $0.name != newRS?.name }
 
         // Scaling and rollout.
-        if !paused, let n = newRS {
+        if onlyScale {
+            proportionalScale(dep, newRS: newRS, old: old, replicas: replicas, maxSurge: maxSurge,
+                              rolling: strategyType == "RollingUpdate")
+        } else if let n = newRS {
             let ann = (replicas, maxSurge)
             if strategyType == "Recreate" {
                 for o in old where o.replicas > 0 { scale(o, to: 0, ann) }
-                let oldRunning = old.contains { $0.statusReplicas > 0 || $0.replicas > 0 }
+                let oldRunning = old.contains { $0.statusReplicas > 0 || $0.replicas > 0 || !livePods.owned(by: $0.obj.uid).isEmpty }
                 if !oldRunning && n.replicas != replicas { scale(n, to: replicas, ann) }
             } else {
                 rollingUpdate(newRS: n, old: old, replicas: replicas, maxSurge: maxSurge, maxUnavailable: maxUnavailable, ann)
             }
-        } else if paused, let n = newRS, old.allSatisfy({ $0.replicas == 0 }), n.replicas != replicas {
-            // Scaling a paused deployment with nothing to roll still scales its ReplicaSet.
-            scale(n, to: replicas, (replicas, maxSurge))
         }
 
         // Re-read what the scaling changed.
@@ -180,6 +206,57 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         if !paused, !Self.complete(dep, status: status, replicas: replicas),
            let deadline = spec["progressDeadlineSeconds"].intValue, deadline < Int64(Int32.max) {
             sq.add(key, after: Double(deadline) + 1)
+        }
+    }
+
+    /// Upstream's `scale`: the only active (or the latest) ReplicaSet takes the full count; a saturated new
+    /// ReplicaSet retires the old ones; otherwise the difference is spread in proportion to each set's size.
+    func proportionalScale(_ dep: JSONObject, newRS: RS?, old: [RS], replicas: Int, maxSurge: Int, rolling: Bool) {
+        let ann = (replicas, maxSurge)
+        let oldNewest = old.sorted { ($0.created, $0.name) > ($1.created, $1.name) }
+        let active = (oldNewest + (newRS.map { [$0] } ?? [])).filter { $0.replicas > 0 }
+        if active.count <= 1 {
+            let target = active.first ?? newRS ?? oldNewest.first
+            if let t = target, t.replicas != replicas { scale(t, to: replicas, ann) }
+            return
+        }
+        if let n = newRS, n.obj.annotations[Self.desiredAnnotation] == String(replicas), n.replicas == replicas, n.available == replicas {
+            for o in old where o.replicas > 0 { scale(o, to: 0, ann) }
+            return
+        }
+        guard rolling else { return }
+        let total = active.reduce(0) { $0 + $1.replicas }
+        let allowed = replicas > 0 ? replicas + maxSurge : 0
+        let toAdd = allowed - total
+        // Larger first; ties newer first when growing, older first when shrinking.
+        let ordered = active.sorted { a, b in
+            if a.replicas != b.replicas { return a.replicas > b.replicas }
+            return toAdd > 0 ? (a.created, a.name) > (b.created, b.name) : (a.created, a.name) < (b.created, b.name)
+        }
+        var added = 0
+        var sizes: [Int] = []
+        for rs in ordered {
+            var proportion = 0
+            if toAdd != 0 && rs.replicas > 0 && toAdd != added {
+                let fraction: Int
+                if replicas == 0 {
+                    fraction = -rs.replicas
+                } else {
+                    var before = Int(rs.obj.annotations[Self.maxAnnotation] ?? "") ?? 0
+                    if before == 0 { before = WorkloadFacts.int(dep["status"]?["replicas"]) }
+                    let size = before == 0 ? Double(rs.replicas) : Double(rs.replicas * (replicas + maxSurge)) / Double(before)
+                    fraction = Int(size < 0 ? size - 0.5 : size + 0.5) - rs.replicas
+                }
+                let allowedLeft = toAdd - added
+                proportion = toAdd > 0 ? min(fraction, allowedLeft) : max(fraction, allowedLeft)
+            }
+            sizes.append(rs.replicas + proportion)
+            added += proportion
+        }
+        for (i, rs) in ordered.enumerated() {
+            var size = sizes[i]
+            if i == 0 && toAdd != 0 { size = max(0, size + toAdd - added) }
+            scale(rs, to: size, ann)
         }
     }
 

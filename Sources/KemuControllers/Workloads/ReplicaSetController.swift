@@ -18,18 +18,25 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
     var feeds: [EventFeed] = []
     var pods = OwnedIndex(ownerKind: "ReplicaSet")
     var keyByUID: [String: String] = [:]
+    /// Active pods with no controller, by namespace, for adoption.
+    var orphans: [String: [String: StoredObject]] = [:]
+    /// ReplicaSet keys by namespace, to find who may adopt an orphan.
+    var setsByNamespace: [String: Set<String>] = [:]
     var syncCount = 0
 
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.replicaset") { [unowned self] key in sync(key) }
+        sq = SyncQueue(label: "kemu.replicaset") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {
         feeds = follow(storage, kinds: [.replicaSet, .pod], queue: sq.queue, initial: { [self] kind, items in
             for o in items {
-                if kind.resource == "pods" { pods.put(o) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
+                if kind.resource == "pods" { pods.put(o); noteOrphan(o, deleted: false) } else {
+                    keyByUID[o.object.uid] = OwnedIndex.key(o); setsByNamespace[o.namespace, default: []].insert(OwnedIndex.key(o))
+                    sq.add(OwnedIndex.key(o))
+                }
             }
         }, handler: { [self] e in handle(e) })
     }
@@ -43,9 +50,17 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
         if e.resource.resource == "pods" {
             let touched = e.type == .deleted ? pods.remove(e.object) : pods.put(e.object)
             for u in touched { if let k = keyByUID[u] { sq.add(k) } }
+            if noteOrphan(e.object, deleted: e.type == .deleted) {
+                // A new orphan: the ReplicaSets of its namespace whose selector matches may adopt it.
+                for k in setsByNamespace[e.object.namespace] ?? [] { sq.add(k) }
+            }
         } else {
             let k = OwnedIndex.key(e.object)
-            if e.type == .deleted { keyByUID[e.object.object.uid] = nil } else { keyByUID[e.object.object.uid] = k }
+            if e.type == .deleted {
+                keyByUID[e.object.object.uid] = nil; setsByNamespace[e.object.namespace]?.remove(k)
+            } else {
+                keyByUID[e.object.object.uid] = k; setsByNamespace[e.object.namespace, default: []].insert(k)
+            }
             if e.type == .modified, let p = e.previous, p.object["spec"] == e.object.object["spec"],
                p.object["status"] != e.object.object["status"] { return }
             sq.add(k)
@@ -54,6 +69,49 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
 
     static let burst = 500
 
+    /// Tracks pods without a controller; true when `o` is an orphan that was not one before.
+    @discardableResult
+    func noteOrphan(_ o: StoredObject, deleted: Bool) -> Bool {
+        let isOrphan = !deleted && WorkloadFacts.isActive(o.object)
+            && !(o.object.metadata["ownerReferences"]?.arrayValue ?? []).contains { $0["controller"].boolValue == true }
+        let k = OwnedIndex.key(o)
+        let was = orphans[o.namespace]?[k] != nil
+        if isOrphan { orphans[o.namespace, default: [:]][k] = o } else if was { orphans[o.namespace]?[k] = nil }
+        return isOrphan && !was
+    }
+
+    /// Adopts matching orphans and releases owned pods the selector no longer matches, as upstream's ref manager.
+    func adoptAndRelease(_ rs: JSONObject, owned: [StoredObject]) -> [StoredObject] {
+        guard let selector = LabelSelector.from(json: rs["spec"]?["selector"] ?? .null), !selector.isEmpty else { return owned }
+        var result: [StoredObject] = []
+        for p in owned {
+            if selector.matches(p.labels) { result.append(p); continue }
+            _ = try? storage.update(.pod, namespace: p.namespace, name: p.name, options: Self.writeOptions) { cur in
+                guard cur.uid == p.object.uid else { return cur }
+                var c = cur
+                let refs = (c.metadata["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"].stringValue != rs.uid }
+                c.metadata["ownerReferences"] = refs.isEmpty ? nil : .array(refs)
+                return c
+            }
+        }
+        guard rs.deletionTimestamp == nil else { return result }
+        for (_, p) in orphans[rs.namespace] ?? [:] where selector.matches(p.labels) {
+            let ref = WorkloadFacts.ownerReference(rs, kind: "ReplicaSet")
+            let adopted = try? storage.update(.pod, namespace: p.namespace, name: p.name, options: Self.writeOptions) { cur in
+                guard cur.uid == p.object.uid,
+                      !(cur.metadata["ownerReferences"]?.arrayValue ?? []).contains(where: { $0["controller"].boolValue == true })
+                else { return cur }
+                var c = cur
+                c.metadata["ownerReferences"] = .array((c.metadata["ownerReferences"]?.arrayValue ?? []) + [ref])
+                return c
+            }
+            if let a = adopted?.object, WorkloadFacts.controllerUID(a.object, kind: "ReplicaSet") == rs.uid {
+                pods.put(a); noteOrphan(a, deleted: false); result.append(a)
+            }
+        }
+        return result
+    }
+
     func sync(_ key: String) {
         syncCount += 1
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
@@ -61,7 +119,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
         else { return }
         let obj = rs.object
         let uid = obj.uid
-        let owned = pods.owned(by: uid)
+        let owned = adoptAndRelease(obj, owned: pods.owned(by: uid))
         var active = owned.filter { WorkloadFacts.isActive($0.object) }
         let want = WorkloadFacts.int(obj["spec"]?["replicas"], 1)
         if obj.deletionTimestamp == nil {

@@ -27,7 +27,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.statefulset") { [unowned self] key in sync(key) }
+        sq = SyncQueue(label: "kemu.statefulset") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {

@@ -1,6 +1,6 @@
 import KemuAPI
 
-/// apps/v1 workloads: stored and defaulted here; their controllers come later.
+/// apps/v1 workloads: stored and defaulted here; their controllers live in KemuControllers/Workloads.
 extension ResourceKind {
     static func workload(_ kind: String, _ resource: String, _ singular: String, short: String, scale: Bool) -> ResourceKind {
         var k = ResourceKind(group: "apps", version: "v1", kind: kind, resource: resource, singular: singular, namespaced: true)
