@@ -56,7 +56,15 @@ public final class ControllerManager: Sendable {
             StatefulSetController(storage: storage, options: options),
             DaemonSetController(storage: storage, options: options),
         ]
+        if options.clusterSimulatorEnabled {
+            list.append(ClusterSimulator(storage: storage, options: options, cluster: options.cluster))
+        }
         controllers = list
+    }
+
+    /// Creates kemu's simulated Nodes. Call before serving.
+    public func bootstrap() throws {
+        for case let sim as ClusterSimulator in controllers { try sim.bootstrapNodes() }
     }
 
     public func start() { for c in controllers { c.start() } }

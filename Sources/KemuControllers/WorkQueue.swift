@@ -44,5 +44,8 @@ public struct ControllerOptions: Sendable {
     public var endpointsControllerEnabled = true
     /// `--max-endpoints-per-subset` of the mirroring controller.
     public var mirroringMaxEndpointsPerSubset = 1000
+    /// Simulated nodes, scheduler and kubelet (`--nodes`, `--zones`, …); off gives a bare API server.
+    public var clusterSimulatorEnabled = true
+    public var cluster = ClusterOptions()
     public init() {}
 }

@@ -234,7 +234,10 @@ public final class ObjectStorage: Sendable {
                 throw DryRunResult(object: StoredObject(object: new, resourceVersion: current.resourceVersion))
             }
             // The last finalizer removed from an object being deleted completes the deletion.
-            if new.deletionTimestamp != nil && !hasPendingFinalizers(kind, new) {
+            // Only the write that removes the last finalizer completes a deletion; a status write during a
+            // pod's grace period does not.
+            if new.deletionTimestamp != nil && !hasPendingFinalizers(kind, new)
+                && (hasPendingFinalizers(kind, old) || (old.metadata["deletionGracePeriodSeconds"]?.intValue ?? 0) == 0) {
                 pendingAfterDelete = new
                 return .delete
             }

@@ -59,6 +59,7 @@ public final class APIServer: HTTPHandler {
     /// Seeds the objects every cluster has and starts the watch hub and controllers.
     public func start() throws {
         try Bootstrap.seed(storage: storage, allocators: allocators)
+        try controllers.bootstrap()
         store.hub.start(initialRV: store.currentResourceVersion)
         controllers.start()
     }

@@ -30,6 +30,13 @@ struct Serve: ParsableCommand {
     @Option(help: "Most endpoints per subset the mirroring controller copies into one slice.") var mirroringMaxEndpointsPerSubset = 1000
     @Option(help: "Client writes to controller-managed EndpointSlices/Endpoints: reject (403), warn (accept with a Warning, then reconcile back) or allow.")
     var derivedWrites = "reject"
+    @Option(help: "Simulated nodes kemu creates at start (kemu-node-1…N).") var nodes = 3
+    @Option(help: "Zones the simulated nodes are spread over, comma-separated.") var zones = "zone-a,zone-b,zone-c"
+    @Option(help: "Pod network; each simulated node gets a /24 (IPv4) or /64 (IPv6) of it. v4,v6 for dual stack.") var clusterCidr = "10.244.0.0/16"
+    @Option(help: "Pod IP families: ipv4, ipv6 or dual.") var ipFamily = "ipv4"
+    @Option(help: "Seconds between a simulated pod starting and turning Ready.") var podReadyDelay = 0.0
+    @Option(help: "Pods a simulated node accepts.") var maxPodsPerNode = 110
+    @Flag(inversion: .prefixedNo, help: "Bind pods without spec.nodeName to a node (--no-scheduler leaves them Pending).") var scheduler = true
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -39,6 +46,10 @@ struct Serve: ParsableCommand {
         guard (1...1000).contains(maxEndpointsPerSlice) else { throw ValidationError("--max-endpoints-per-slice must be between 1 and 1000") }
         guard endpointUpdatesBatchPeriod >= 0 else { throw ValidationError("--endpoint-updates-batch-period must not be negative") }
         guard mirroringMaxEndpointsPerSubset >= 1 else { throw ValidationError("--mirroring-max-endpoints-per-subset must be at least 1") }
+        guard nodes >= 0 else { throw ValidationError("--nodes must not be negative") }
+        guard ["ipv4", "ipv6", "dual"].contains(ipFamily) else { throw ValidationError("--ip-family must be one of: ipv4, ipv6, dual") }
+        guard podReadyDelay >= 0 else { throw ValidationError("--pod-ready-delay must not be negative") }
+        guard (1...250).contains(maxPodsPerNode) else { throw ValidationError("--max-pods-per-node must be between 1 and 250") }
         guard DerivedWritePolicy(rawValue: derivedWrites) != nil else {
             throw ValidationError("--derived-writes must be one of: reject, warn, allow")
         }
@@ -62,6 +73,13 @@ struct Serve: ParsableCommand {
         o.server.controllers.endpointsControllerEnabled = !disableEndpointsController
         o.server.controllers.mirroringMaxEndpointsPerSubset = mirroringMaxEndpointsPerSubset
         o.server.derivedWrites = DerivedWritePolicy(rawValue: derivedWrites)!
+        o.server.controllers.cluster.nodes = nodes
+        o.server.controllers.cluster.zones = zones.split(separator: ",").map(String.init)
+        o.server.controllers.cluster.clusterCIDR = clusterCidr
+        o.server.controllers.cluster.ipFamily = ipFamily
+        o.server.controllers.cluster.podReadyDelay = podReadyDelay
+        o.server.controllers.cluster.maxPodsPerNode = maxPodsPerNode
+        o.server.controllers.cluster.schedulerEnabled = scheduler
         let code = ServerRuntime.run(o)
         if code != 0 { throw ExitCode(code) }
     }

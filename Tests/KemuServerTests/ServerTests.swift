@@ -27,6 +27,8 @@ final class ServerTests: XCTestCase {
     func makeServer(openAPI: Bool = false, _ tweak: (inout ServerConfig) -> Void = { _ in }) throws -> APIServer {
         var config = ServerConfig()
         config.openAPIDirectory = Self.repoRoot + (openAPI ? "/openapi" : "/.no-openapi-in-this-test")
+        // A bare API server: no simulated nodes or scheduler acting on the pods these tests create.
+        config.controllers.clusterSimulatorEnabled = false
         tweak(&config)
         let s = APIServer(config: config)
         try s.start()

@@ -51,9 +51,14 @@ class KemuServer:
         self._stderr_file = None
         self.exit_code = None
 
+    # The API-level suites drive pods themselves (pods/status), so by default kemu runs as a bare API
+    # server: no simulated nodes and no scheduler. Suites about the simulated cluster pass --nodes.
+    BARE = ["--nodes", "0", "--no-scheduler"]
+
     @property
     def argv(self):
-        return [self.binary, "serve", "--address", "127.0.0.1", "--port", "0", *self.extra_args]
+        cluster = [] if any(a == "--nodes" or a.startswith("--nodes=") for a in self.extra_args) else self.BARE
+        return [self.binary, "serve", "--address", "127.0.0.1", "--port", "0", *cluster, *self.extra_args]
 
     def start(self, timeout=30):
         tag = uuid.uuid4().hex[:6]

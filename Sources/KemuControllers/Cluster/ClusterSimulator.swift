@@ -129,7 +129,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         if let old = pods[key], old.uid != pod.uid { release(key) }
         let nodeName = PodFacts.nodeName(pod)
         if nodeName.isEmpty {
-            if Scheduler.wantsScheduling(pod) {
+            if cluster.schedulerEnabled && Scheduler.wantsScheduling(pod) {
                 pending.insert(key)
                 schedule(key)
             } else {

@@ -23,6 +23,9 @@ public struct ClusterOptions: Sendable {
     /// A node whose Ready condition is not True for this long has its pods evicted (taint-based eviction,
     /// with the pods' `tolerationSeconds` replaced by this short timeout).
     public var nodeNotReadyEvictionSeconds = 5.0
+    /// The scheduler binds pods without `spec.nodeName` (`--no-scheduler` turns it off: such pods stay Pending
+    /// with no status change, as in a cluster without kube-scheduler).
+    public var schedulerEnabled = true
     /// A terminating pod on a simulated node keeps its Ready condition during its grace period (upstream:
     /// readiness probes go on, so its endpoint is `serving: true, terminating: true`); false turns it not
     /// ready as soon as deletion starts.
