@@ -1,0 +1,140 @@
+"""The simulated cluster (issue 4): nodes in zones, workloads become ready pods, slices follow."""
+
+import ipaddress
+import time
+
+import pytest
+
+from helpers import MERGE, Api, wait_for
+
+
+@pytest.fixture
+def cluster(kemu_factory):
+    srv = kemu_factory("--nodes", "3", "--zones", "zone-a,zone-b,zone-c")
+    api = Api(srv.url)
+    yield srv, api
+    api.close()
+
+
+def deployment(name, replicas, **strategy):
+    d = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                  "template": {"metadata": {"labels": {"app": name}},
+                               "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                                        "ports": [{"containerPort": 8080}]}]}}}}
+    if strategy:
+        d["spec"]["strategy"] = strategy
+    return d
+
+
+def service(name):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}
+
+
+def slices(api, svc):
+    items = api.read("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                     params={"labelSelector": f"kubernetes.io/service-name={svc}"})["items"]
+    return [s for s in items if s.get("endpoints") is not None or True]
+
+
+def ready_endpoints(api, svc):
+    return [e for s in slices(api, svc) for e in (s.get("endpoints") or []) if e["conditions"].get("ready")]
+
+
+def test_nodes_exist_in_zones_with_pod_cidrs(cluster):
+    _, api = cluster
+    nodes = api.read("/api/v1/nodes")["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == ["kemu-node-1", "kemu-node-2", "kemu-node-3"]
+    zones = sorted(n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes)
+    assert zones == ["zone-a", "zone-b", "zone-c"]
+    for n in nodes:
+        assert n["metadata"]["labels"]["kubernetes.io/hostname"] == n["metadata"]["name"]
+        assert ipaddress.ip_network(n["spec"]["podCIDR"]).subnet_of(ipaddress.ip_network("10.244.0.0/16"))
+        ready = [c for c in n["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True"
+        assert n["status"]["allocatable"]["pods"]
+
+
+def test_deployment_behind_service_gets_ready_endpoints_over_zones(cluster):
+    _, api = cluster
+    api.create("/api/v1/namespaces/default/services", service("web"))
+    api.create("/apis/apps/v1/namespaces/default/deployments", deployment("web", 3))
+    wait_for(lambda: len(ready_endpoints(api, "web")) == 3, timeout=20, what="3 ready endpoints")
+    nodes = {n["metadata"]["name"]: n for n in api.read("/api/v1/nodes")["items"]}
+    eps = ready_endpoints(api, "web")
+    assert len({e["zone"] for e in eps}) == 3, eps
+    for e in eps:
+        node = nodes[e["nodeName"]]
+        assert e["zone"] == node["metadata"]["labels"]["topology.kubernetes.io/zone"]
+        assert ipaddress.ip_address(e["addresses"][0]) in ipaddress.ip_network(node["spec"]["podCIDR"])
+    dep = api.read("/apis/apps/v1/namespaces/default/deployments/web")
+    assert dep["status"]["readyReplicas"] == 3 and dep["status"]["availableReplicas"] == 3
+
+
+def test_scale_to_250_and_back_reshapes_slices(cluster):
+    _, api = cluster
+    api.create("/api/v1/namespaces/default/services", service("big"))
+    api.create("/apis/apps/v1/namespaces/default/deployments", deployment("big", 3))
+    wait_for(lambda: len(ready_endpoints(api, "big")) == 3, timeout=20, what="3 ready endpoints")
+    r = api.patch("/apis/apps/v1/namespaces/default/deployments/big/scale", {"spec": {"replicas": 250}}, content_type=MERGE)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(ready_endpoints(api, "big")) == 250, timeout=60, what="250 ready endpoints")
+    sizes = sorted((len(s.get("endpoints") or []) for s in slices(api, "big")), reverse=True)
+    assert sizes == [100, 100, 50], sizes
+    r = api.patch("/apis/apps/v1/namespaces/default/deployments/big/scale", {"spec": {"replicas": 3}}, content_type=MERGE)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: sum(len(s.get("endpoints") or []) for s in slices(api, "big")) == 3, timeout=60,
+             what="back to 3 endpoints")
+    assert len(slices(api, "big")) == 1
+
+
+def test_kubectl_scale_and_rollout_status(cluster, tmp_path):
+    import shutil
+    import subprocess
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl is not installed on this machine")
+    srv, api = cluster
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(subprocess.run([srv.binary, "kubeconfig", "--server", srv.url], capture_output=True, text=True,
+                                 check=True).stdout)
+
+    def kubectl(*args):
+        return subprocess.run(["kubectl", "--kubeconfig", str(kc), "--cache-dir", str(tmp_path / "cache"), *args],
+                              capture_output=True, text=True, timeout=90)
+
+    api.create("/apis/apps/v1/namespaces/default/deployments", deployment("roll", 2))
+    p = kubectl("rollout", "status", "deployment/roll", "--timeout=60s")
+    assert p.returncode == 0, p.stderr
+    assert 'deployment "roll" successfully rolled out' in p.stdout
+    p = kubectl("scale", "deployment/roll", "--replicas=4")
+    assert p.returncode == 0 and p.stdout.strip() == "deployment.apps/roll scaled", p.stderr
+    p = kubectl("rollout", "status", "deployment/roll", "--timeout=60s")
+    assert p.returncode == 0, p.stderr
+    p = kubectl("rollout", "restart", "deployment/roll")
+    assert p.returncode == 0 and "restarted" in p.stdout, p.stderr
+    p = kubectl("rollout", "status", "deployment/roll", "--timeout=60s")
+    assert p.returncode == 0 and "successfully rolled out" in p.stdout, p.stderr
+    wait_for(lambda: len(api.read("/apis/apps/v1/namespaces/default/replicasets")["items"]) == 2, timeout=20,
+             what="a second ReplicaSet after the restart")
+    p = kubectl("get", "pods", "-l", "app=roll", "-o", "wide")
+    rows = [l.split() for l in p.stdout.splitlines()[1:]]
+    assert len(rows) >= 4 and all(r[2] in ("Running", "Terminating") for r in rows), p.stdout
+
+
+def test_daemonset_follows_nodes(cluster):
+    _, api = cluster
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+          "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                   "template": {"metadata": {"labels": {"app": "agent"}},
+                                "spec": {"containers": [{"name": "a", "image": "agent:1"}]}}}}
+    api.create("/apis/apps/v1/namespaces/default/daemonsets", ds)
+
+    def agent_nodes():
+        pods = api.read("/api/v1/namespaces/default/pods", params={"labelSelector": "app=agent"})["items"]
+        return sorted(p["spec"].get("nodeName", "") for p in pods if not p["metadata"].get("deletionTimestamp"))
+
+    wait_for(lambda: agent_nodes() == ["kemu-node-1", "kemu-node-2", "kemu-node-3"], timeout=20, what="one pod per node")
+    r = api.delete("/api/v1/nodes/kemu-node-3")
+    assert r.status_code == 200, r.text
+    wait_for(lambda: agent_nodes() == ["kemu-node-1", "kemu-node-2"], timeout=20, what="the deleted node's pod gone")
