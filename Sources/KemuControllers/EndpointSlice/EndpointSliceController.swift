@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import KemuAPI
 import KemuRegistry
 import KemuStore
@@ -201,7 +201,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
             let n = (retries[key] ?? 0) + 1
             if n <= Self.maxRetries {
                 retries[key] = n
-                enqueue(key, after: min(1000, pow(2, Double(n - 1))))
+                enqueue(key, after: min(1000, Double(1 << min(n - 1, 20))))
             } else {
                 retries[key] = nil
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An Event the controller would record on the Service.
 public struct SliceEvent: Sendable, Equatable {
