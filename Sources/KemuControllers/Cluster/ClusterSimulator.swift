@@ -56,6 +56,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
     var retryScheduled = false
     var finishing: Set<String> = []
     var wakeups: [String: Double] = [:]
+    var nextSubnetCandidate = 0
     var usedSubnets: Set<Int> = []
     var stopped = false
 
@@ -208,6 +209,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
             if first.prefix == mask, let idx = subnetIndex(first, in: r, mask: mask) {
                 n.subnetIndex = idx
                 usedSubnets.insert(idx)
+                nextSubnetCandidate = max(nextSubnetCandidate, idx + 1)
             }
         }
         if n.simulated {
@@ -272,9 +274,21 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
 
     /// Gives a simulated node without `spec.podCIDR` the first free node subnet (as the node IPAM controller).
     func assignPodCIDR(_ name: String) {
-        var idx = 0
-        while usedSubnets.contains(idx) { idx += 1 }
+        // Like the node IPAM range allocator, continue after the last subnet handed out, so a subnet
+        // released by a deleted node is not reused at once (a replacement node gets fresh pod IPs).
+        var idx = nextSubnetCandidate
+        var wrapped = false
+        while usedSubnets.contains(idx) || cluster.nodeCIDRs(idx) == nil {
+            if cluster.nodeCIDRs(idx) == nil {
+                if wrapped { return }
+                wrapped = true
+                idx = 0
+                continue
+            }
+            idx += 1
+        }
         guard let cidrs = cluster.nodeCIDRs(idx) else { return }
+        nextSubnetCandidate = idx + 1
         usedSubnets.insert(idx)
         nodes[name]?.subnetIndex = idx
         _ = try? storage.update(.node, namespace: "", name: name, options: WriteOptions(fieldManager: "kube-controller-manager")) { cur in
