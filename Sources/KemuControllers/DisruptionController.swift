@@ -38,7 +38,7 @@ final class DisruptionController: Controller, @unchecked Sendable {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let pdb = storage.store.get(ResourceKind.podDisruptionBudget.groupResource, namespace: parts[0], name: parts[1]) else { return }
         let pods = podsCovered(by: pdb.object)
-        let status = Self.status(pdb.object, pods: pods)
+        let status = Self.status(pdb.object, pods: pods, expected: expectedCount(pods))
         let podNames = Set(pods.map(\.name))
         _ = try? storage.update(.podDisruptionBudget, namespace: parts[0], name: parts[1], subresource: "status",
                                 options: Self.writeOptions) { current in
@@ -60,11 +60,47 @@ final class DisruptionController: Controller, @unchecked Sendable {
         return pods.map(\.object).filter { selector.matches($0.labels) }
     }
 
+    /// How many pods the budget expects: the scale of each controller owning matching pods (a
+    /// ReplicaSet's Deployment, a StatefulSet, …), as upstream's disruption controller counts, plus one
+    /// per pod without a controller. A pod evicted and not yet replaced is still expected.
+    func expectedCount(_ pods: [JSONObject]) -> Int {
+        var scales: [String: Int] = [:]
+        var bare = 0
+        for pod in pods {
+            guard let ref = (pod.metadata["ownerReferences"]?.arrayValue ?? []).first(where: { $0["controller"].boolValue == true }),
+                  let kindName = ref["kind"].stringValue, let name = ref["name"].stringValue else {
+                if pod.deletionTimestamp == nil { bare += 1 }
+                continue
+            }
+            var owner: (kind: ResourceKind, name: String)?
+            switch kindName {
+            case "ReplicaSet":
+                owner = (.replicaSet, name)
+                if let rs = storage.store.get(ResourceKind.replicaSet.groupResource, namespace: pod.namespace, name: name),
+                   let dref = (rs.object.metadata["ownerReferences"]?.arrayValue ?? []).first(where: { $0["kind"].stringValue == "Deployment" }),
+                   let dname = dref["name"].stringValue {
+                    owner = (.deployment, dname)
+                }
+            case "StatefulSet": owner = (.statefulSet, name)
+            default: owner = nil
+            }
+            guard let owner else { if pod.deletionTimestamp == nil { bare += 1 }; continue }
+            let key = owner.kind.kind + "/" + owner.name
+            if scales[key] != nil { continue }
+            let replicas = storage.store.get(owner.kind.groupResource, namespace: pod.namespace, name: owner.name)?
+                .object["spec"]?["replicas"].intValue ?? 1
+            scales[key] = Int(replicas)
+        }
+        return scales.values.reduce(bare, +)
+    }
+
     /// The status the budget should show for these pods.
-    static func status(_ pdb: JSONObject, pods: [JSONObject]) -> JSONObject {
+    static func status(_ pdb: JSONObject, pods: [JSONObject], expected expectedPods: Int? = nil) -> JSONObject {
         let live = pods.filter { $0.deletionTimestamp == nil && !["Succeeded", "Failed"].contains(PodFacts.phase($0)) }
-        let expected = live.count
-        let healthy = live.filter(PodFacts.isReady).count
+        let expected = expectedPods ?? live.count
+        // Pods with an eviction in flight (listed in disruptedPods) no longer count as healthy.
+        let disrupted = Set(pdb["status"]?["disruptedPods"].objectValue?.keys ?? [])
+        let healthy = live.filter { PodFacts.isReady($0) && !disrupted.contains($0.name) }.count
         let desired = DisruptionMath.desiredHealthy(spec: pdb["spec"] ?? .null, expected: expected)
         let allowed = max(0, healthy - desired)
         let condition: JSON = [
