@@ -46,6 +46,8 @@ public enum ServerRuntime {
             writeStderr("kemu: \(error)\n")
             return 1
         }
+        // Start-up parses the OpenAPI documents into schema indexes; hand the parser's freed pages back.
+        _ = kemu_malloc_trim(0)
         let port = http.boundAddressPort()
         config.advertisedAddress = "\(options.address):\(port)"
         let host = options.address.contains(":") ? "[\(options.address)]" : options.address
@@ -73,3 +75,7 @@ public enum ServerRuntime {
         }
     }
 }
+
+/// glibc's malloc_trim (malloc.h is not part of the Glibc module map).
+@_silgen_name("malloc_trim")
+func kemu_malloc_trim(_ pad: Int) -> Int32
