@@ -87,4 +87,9 @@ extension Controller {
         }
         return feeds
     }
+
+    /// Stops the feeds `follow` registered.
+    func unfollow(_ storage: ObjectStorage, _ feeds: [EventFeed]) {
+        for f in feeds { storage.store.hub.unregister(f) }
+    }
 }

@@ -32,7 +32,7 @@ final class DisruptionController: Controller, @unchecked Sendable {
         })
     }
 
-    func stop() { for f in feeds { storage.store.hub.unregister(f) } }
+    func stop() { unfollow(storage, feeds) }
 
     func sync(_ key: String) {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)

@@ -29,7 +29,7 @@ final class GarbageCollector: Controller, @unchecked Sendable {
         }, handler: { [self] e in handle(e) })
     }
 
-    func stop() { for f in feeds { storage.store.hub.unregister(f) } }
+    func stop() { unfollow(storage, feeds) }
 
     func ref(_ r: GroupResource, _ o: StoredObject) -> Ref { Ref(resource: r, namespace: o.namespace, name: o.name, uid: o.object.uid) }
 

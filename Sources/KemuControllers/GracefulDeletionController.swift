@@ -23,7 +23,7 @@ final class GracefulDeletionController: Controller, @unchecked Sendable {
         })
     }
 
-    func stop() { for f in feeds { storage.store.hub.unregister(f) } }
+    func stop() { unfollow(storage, feeds) }
 
     func consider(_ o: StoredObject) {
         let obj = o.object

@@ -20,7 +20,7 @@ final class NamespaceController: Controller, @unchecked Sendable {
         })
     }
 
-    func stop() { for f in feeds { storage.store.hub.unregister(f) } }
+    func stop() { unfollow(storage, feeds) }
 
     func sweep(_ ns: String, uid: String, attempt: Int) {
         guard let cur = storage.store.get(ResourceKind.namespace.groupResource, namespace: "", name: ns), cur.object.uid == uid else { return }

@@ -89,7 +89,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
     }
 
     public func stop() {
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         feeds = []
         queue.sync { stopped = true }
     }
@@ -99,7 +99,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
-    static func key(_ o: JSONObject) -> String { o.namespace + "/" + o.name }
+    static func key(_ o: JSONObject) -> String { StoreKey.make(namespace: o.namespace, name: o.name) }
 
     func podObject(_ key: String) -> JSONObject? {
         guard let slash = key.firstIndex(of: "/") else { return nil }

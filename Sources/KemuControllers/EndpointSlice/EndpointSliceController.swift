@@ -57,7 +57,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
     }
 
     public func stop() {
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         queue.sync { stopped = true }
     }
 

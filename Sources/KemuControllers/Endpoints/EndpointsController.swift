@@ -38,11 +38,11 @@ public final class EndpointsController: Controller, @unchecked Sendable {
         feeds = follow(storage, kinds: [.service, .pod, .endpoints], queue: events, initial: { [self] kind, items in
             switch kind.kind {
             case "Service":
-                for o in items { work.add(o.namespace + "/" + o.name) }
+                for o in items { work.add(o.key) }
             case "Endpoints":
                 // checkLeftoverEndpoints: Endpoints whose Service is gone get deleted.
                 for o in items where o.object.annotations[EndpointsBuilder.leaderElectionAnnotation] == nil {
-                    work.add(o.namespace + "/" + o.name)
+                    work.add(o.key)
                 }
             default:
                 break
@@ -52,14 +52,14 @@ public final class EndpointsController: Controller, @unchecked Sendable {
 
     public func stop() {
         stopped.store(true, ordering: .sequentiallyConsistent)
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         feeds = []
     }
 
     // MARK: events
 
     func handle(_ e: StoreEvent) {
-        let key = e.object.namespace + "/" + e.object.name
+        let key = e.object.key
         switch e.resource {
         case ResourceKind.service.groupResource:
             work.add(key)

@@ -46,9 +46,9 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
             for o in items {
                 switch kind.kind {
                 case "Endpoints":
-                    if MirroringReconciler.shouldMirror(o.object) { work.add(o.namespace + "/" + o.name) }
+                    if MirroringReconciler.shouldMirror(o.object) { work.add(o.key) }
                 case "Service":
-                    if ServiceFacts.selector(o.object) == nil { work.add(o.namespace + "/" + o.name) }
+                    if ServiceFacts.selector(o.object) == nil { work.add(o.key) }
                 default:
                     if MirroringReconciler.managedByMirroring(o.object), let key = endpointsKey(o.object) { work.add(key) }
                 }
@@ -58,7 +58,7 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
 
     public func stop() {
         stopped.store(true, ordering: .sequentiallyConsistent)
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         feeds = []
     }
 
@@ -66,7 +66,7 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
 
     func handle(_ e: StoreEvent) {
         let obj = e.object.object
-        let key = e.object.namespace + "/" + e.object.name
+        let key = e.object.key
         switch e.resource {
         case ResourceKind.endpoints.groupResource:
             let before = e.previous.map { MirroringReconciler.shouldMirror($0.object) } ?? false

@@ -40,7 +40,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     }
 
     public func stop() {
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         sq.queue.sync { sq.stopped = true }
     }
 
@@ -239,7 +239,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
         do {
             pods.put(try storage.create(.pod, namespace: ds.namespace, body: body, options: Self.writeOptions))
         } catch {
-            sq.add(ds.namespace + "/" + ds.name, after: 1)
+            sq.add(StoreKey.make(namespace: ds.namespace, name: ds.name), after: 1)
         }
     }
 

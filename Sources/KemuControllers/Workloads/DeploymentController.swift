@@ -48,7 +48,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
     }
 
     public func stop() {
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         sq.queue.sync { sq.stopped = true }
     }
 

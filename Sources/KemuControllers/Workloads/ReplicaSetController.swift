@@ -42,7 +42,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
     }
 
     public func stop() {
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         sq.queue.sync { sq.stopped = true }
     }
 

@@ -39,7 +39,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     }
 
     public func stop() {
-        for f in feeds { storage.store.hub.unregister(f) }
+        unfollow(storage, feeds)
         sq.queue.sync { sq.stopped = true }
     }
 
@@ -153,7 +153,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
             pods.put(p)
             return p
         } catch {
-            sq.add(set.namespace + "/" + set.name, after: 1)
+            sq.add(StoreKey.make(namespace: set.namespace, name: set.name), after: 1)
             return nil
         }
     }

@@ -166,7 +166,7 @@ struct OwnedIndex {
 
     init(ownerKind: String) { self.ownerKind = ownerKind }
 
-    static func key(_ o: StoredObject) -> String { o.namespace + "/" + o.name }
+    static func key(_ o: StoredObject) -> String { o.key }
 
     /// Records a version; returns the controller owner's UID (old and new) touched.
     @discardableResult

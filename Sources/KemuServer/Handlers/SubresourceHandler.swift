@@ -71,7 +71,6 @@ enum SubresourceHandler {
             return Respond.json(200, .object(scaleObject(c.kind, obj.object)))
         }
         let opts = try WriteHandler.options(c)
-        var newScale: JSONObject?
         let patcher: Patcher? = verb == "patch" ? try Patcher(s, c, schemaKind: ("autoscaling", "v1", "Scale")) : nil
         let body: JSONObject? = verb == "update" ? try BodyDecoder.object(c.request.body, kind: c.kind) : nil
         let (obj, _) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: name, options: opts) { current in
@@ -92,12 +91,10 @@ enum SubresourceHandler {
                 throw APIError.invalid(kind: "Scale", group: "autoscaling", name: name,
                                        [.invalid("spec.replicas", .int(replicas), "must be greater than or equal to 0")])
             }
-            newScale = scale
             var updated = current
             updated.withObject("spec") { $0["replicas"] = .int(replicas) }
             return updated
         }
-        _ = newScale
         return Respond.json(200, .object(scaleObject(c.kind, obj.object)))
     }
 

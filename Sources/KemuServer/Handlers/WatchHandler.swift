@@ -15,9 +15,6 @@ enum WatchHandler {
         let requestedRV = opts.resourceVersionNumber
         // Unset or "0": start with the current state as synthetic ADDED events.
         let sendInitial = opts.sendInitialEvents ?? (requestedRV == nil || requestedRV == 0)
-        if opts.sendInitialEvents == nil, let rv = requestedRV, rv > 0, rv < s.store.compactedResourceVersion {
-            // Accepted, then ended with an ERROR event, as kube-apiserver does.
-        }
         let timeout = opts.timeoutSeconds.map { Double($0) } ?? Double.random(in: 1800..<3600)
         let watcher = WatchStream(kind: c.kind, filter: filter, format: format,
                                   bookmarks: opts.allowWatchBookmarks,
@@ -29,14 +26,9 @@ enum WatchHandler {
         return HTTPResponse(status: 200, headers: [Respond.jsonContentType], body: .stream { stream in
             watcher.attach(stream, hub: hub)
             if sendInitial {
-                let page: ListPage
-                if let rv = requestedRV, rv > 0, opts.sendInitialEvents == true {
-                    page = (try? store.list(c.kind.groupResource, namespace: c.kind.namespaced ? c.namespace : nil,
-                                            filter: { filter.matches($0) })) ?? ListPage(items: [], resourceVersion: rv)
-                } else {
-                    page = (try? store.list(c.kind.groupResource, namespace: c.kind.namespaced ? c.namespace : nil,
-                                            filter: { filter.matches($0) })) ?? ListPage(items: [], resourceVersion: 0)
-                }
+                // The current state (NotOlderThan any requested RV), as synthetic ADDED events.
+                let page = (try? store.list(c.kind.groupResource, namespace: c.kind.namespaced ? c.namespace : nil,
+                                            filter: { filter.matches($0) })) ?? ListPage(items: [], resourceVersion: requestedRV ?? 0)
                 hub.register(watcher, fromRV: page.resourceVersion) {
                     for item in page.items { watcher.send(type: "ADDED", object: item) }
                     if initialEventsEnd { watcher.sendBookmark(rv: page.resourceVersion, initialEventsEnd: true) }

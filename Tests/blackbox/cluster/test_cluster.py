@@ -33,9 +33,8 @@ def service(name):
 
 
 def slices(api, svc):
-    items = api.read("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
-                     params={"labelSelector": f"kubernetes.io/service-name={svc}"})["items"]
-    return [s for s in items if s.get("endpoints") is not None or True]
+    return api.read("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                    params={"labelSelector": f"kubernetes.io/service-name={svc}"})["items"]
 
 
 def ready_endpoints(api, svc):
