@@ -8,22 +8,14 @@ final class DerivedWriteGuard: DerivedContext, @unchecked Sendable {
     let kind: ResourceKind
     let verb: String
     let warnings = Mutex<[String]>([])
-    /// The Service the rules may consult, read before any store write begins: `check` runs
-    /// inside write closures, where reading the store again would deadlock.
-    let prefetchedService: JSONObject?
-    let objectNamespace: String
-    let objectName: String
 
-    init(_ server: APIServer, _ kind: ResourceKind, verb: String, namespace: String, name: String) {
+    init(_ server: APIServer, _ kind: ResourceKind, verb: String) {
         self.server = server; self.kind = kind; self.verb = verb
-        objectNamespace = namespace
-        objectName = name
-        prefetchedService = kind.derivedOwner == nil ? nil
-            : server.store.get(ResourceKind.service.groupResource, namespace: namespace, name: name)?.object
     }
 
+    /// May run inside a store write closure: the store's lock is recursive, so reading is safe there.
     func service(namespace: String, name: String) -> JSONObject? {
-        namespace == objectNamespace && name == objectName ? prefetchedService : nil
+        server.store.get(ResourceKind.service.groupResource, namespace: namespace, name: name)?.object
     }
 
     var endpointsControllerEnabled: Bool { server.config.controllers.endpointsControllerEnabled }

@@ -33,7 +33,7 @@ enum WriteHandler {
         if c.kind.namespaced && c.namespace.isEmpty { throw APIError.methodNotAllowed("create", c.kind.resource) }
         let opts = try options(c)
         let (body, warnings) = try s.pruneUnknownFields(c, try c.parseBody())
-        let guardian = DerivedWriteGuard(s, c.kind, verb: "create", namespace: c.namespace, name: body.name)
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "create")
         var labeled = body
         labeled.metadata["namespace"] = .string(c.namespace)
         try guardian.check(labeled)
@@ -44,7 +44,7 @@ enum WriteHandler {
     static func update(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
         let opts = try options(c)
         let (body, warnings) = try s.pruneUnknownFields(c, try c.parseBody())
-        let guardian = DerivedWriteGuard(s, c.kind, verb: "update", namespace: c.namespace, name: c.resource.name!)
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "update")
         let (obj, created) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: c.resource.name!,
                                                           subresource: nil, options: opts,
                                                           allowCreate: c.kind.allowsCreateOnUpdate) { current in
@@ -62,7 +62,7 @@ enum WriteHandler {
         let opts = try options(c)
         let patcher = try Patcher(s, c)
         var warnings: [(String, String)] = []
-        let guardian = DerivedWriteGuard(s, c.kind, verb: "patch", namespace: c.namespace, name: c.resource.name!)
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "patch")
         let (obj, _) = try s.storage.updateOrDryRun(c.kind, namespace: c.namespace, name: c.resource.name!,
                                                     subresource: subresource, options: opts) { current in
             try guardian.check(current)
@@ -104,7 +104,7 @@ enum WriteHandler {
 
     static func delete(_ s: APIServer, _ c: RequestContext) throws -> HTTPResponse {
         let opts = try deleteOptions(c)
-        let guardian = DerivedWriteGuard(s, c.kind, verb: "delete", namespace: c.namespace, name: c.resource.name!)
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "delete")
         try guardian.check(s.store.get(c.kind.groupResource, namespace: c.namespace, name: c.resource.name!)?.object)
         let outcome = try s.storage.delete(c.kind, namespace: c.namespace, name: c.resource.name!, options: opts)
         if c.kind.returnsDeletedObject || !outcome.deleted {
@@ -124,10 +124,8 @@ enum WriteHandler {
         let page = try s.store.list(c.kind.groupResource, namespace: c.kind.namespaced ? c.namespace : nil,
                                     filter: { filter.matches($0) })
         var deleted: [StoredObject] = []
-        for item in page.items {
-            try DerivedWriteGuard(s, c.kind, verb: "delete", namespace: item.namespace, name: item.name).check(item.object)
-        }
-        let guardian = DerivedWriteGuard(s, c.kind, verb: "delete", namespace: "", name: "")
+        let guardian = DerivedWriteGuard(s, c.kind, verb: "delete")
+        for item in page.items { try guardian.check(item.object) }
         for item in page.items {
             if let outcome = try? s.storage.delete(c.kind, namespace: item.namespace, name: item.name, options: opts) {
                 deleted.append(outcome.object)
