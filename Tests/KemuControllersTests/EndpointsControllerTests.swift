@@ -493,7 +493,7 @@ final class EndpointsControllerEndToEndTests: XCTestCase {
     }
 
     func settle() {
-        cluster.settle { controller.events.sync {}; controller.drain() }
+        cluster.settle { controller.drain() }
     }
 
     func endpoints(_ name: String = "foo", _ ns: String = "test") -> JSONObject? { cluster.get(.endpoints, ns, name) }

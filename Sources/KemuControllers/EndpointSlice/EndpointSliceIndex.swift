@@ -9,10 +9,9 @@ final class EndpointSliceIndex {
         var view: SliceServiceView
     }
 
-    /// Per-Service cache: selected pods, their contributions, and the pods changed since the last sync.
+    /// Per-Service cache: the selected pods' contributions, and the pods changed since the last sync.
     final class ServiceCache {
         var desired: DesiredEndpoints
-        var members: Set<String> = []
         var dirty: Set<String> = []
         var needsRebuild = true
         init(_ view: SliceServiceView) {
@@ -21,18 +20,11 @@ final class EndpointSliceIndex {
     }
 
     var services: [String: ServiceEntry] = [:]
-    var serviceNamesByNamespace: [String: Set<String>] = [:]
-    /// Pods digested once per version, by namespace and name.
-    var pods: [String: [String: SlicePod]] = [:]
+    let selection = ServicePodIndex()
     var nodes: [String: SliceNodeView] = [:]
     var caches: [String: ServiceCache] = [:]
 
-    static func key(_ ns: String, _ name: String) -> String { ns + "/" + name }
-
-    static func matches(_ selector: [String: String], _ labels: [String: String]) -> Bool {
-        for (k, v) in selector where labels[k] != v { return false }
-        return true
-    }
+    static func key(_ ns: String, _ name: String) -> String { ServicePodIndex.key(ns, name) }
 
     // MARK: services
 
@@ -43,38 +35,27 @@ final class EndpointSliceIndex {
             caches[key] = nil
         }
         services[key] = ServiceEntry(object: o, view: view)
-        serviceNamesByNamespace[o.namespace, default: []].insert(o.name)
+        selection.putService(ns: o.namespace, name: o.name, selector: view.selector)
     }
 
     func removeService(_ ns: String, _ name: String) {
         let key = Self.key(ns, name)
         services[key] = nil
         caches[key] = nil
-        serviceNamesByNamespace[ns]?.remove(name)
+        selection.putService(ns: ns, name: name, selector: nil)
     }
 
     /// Keys of Services in `ns` whose (non-nil) selector matches `labels`.
     func servicesSelecting(_ ns: String, _ labels: [String: String]) -> Set<String> {
-        var out = Set<String>()
-        for name in serviceNamesByNamespace[ns] ?? [] {
-            let key = Self.key(ns, name)
-            if let sel = services[key]?.view.selector, Self.matches(sel, labels) { out.insert(key) }
-        }
-        return out
+        selection.servicesSelecting(ns, labels)
     }
 
     // MARK: pods
 
     /// Records a pod version (nil: deleted) and marks it changed in the caches of Services selecting it before or now.
     func putPod(ns: String, name: String, _ o: StoredObject?) {
-        if let o { pods[ns, default: [:]][name] = SlicePod(o.object, labels: o.labels) } else { pods[ns]?[name] = nil }
-        for svcName in serviceNamesByNamespace[ns] ?? [] {
-            let key = Self.key(ns, svcName)
-            guard let cache = caches[key], !cache.needsRebuild, let sel = services[key]?.view.selector else { continue }
-            let was = cache.members.contains(name)
-            let now = o.map { Self.matches(sel, $0.labels) } ?? false
-            if now { cache.members.insert(name) } else if was { cache.members.remove(name) }
-            if was || now { cache.dirty.insert(name) }
+        for key in selection.putPod(ns: ns, name: name, o) {
+            if let cache = caches[key], !cache.needsRebuild { cache.dirty.insert(name) }
         }
     }
 
@@ -92,7 +73,7 @@ final class EndpointSliceIndex {
 
     // MARK: sync support
 
-    func contribution(_ pod: SlicePod, _ view: SliceServiceView) -> PodContribution {
+    func contribution(_ pod: PodDigest, _ view: SliceServiceView) -> PodContribution {
         SlicePodRules.contribution(pod, service: view, node: pod.nodeName.isEmpty ? nil : nodes[pod.nodeName])
     }
 
@@ -103,17 +84,15 @@ final class EndpointSliceIndex {
         let cache = caches[key] ?? ServiceCache(view)
         caches[key] = cache
         var changed: [(String, Int?)] = []
-        guard let sel = view.selector else { return (cache, [], false) }
+        guard view.selector != nil else { return (cache, [], false) }
         if cache.needsRebuild {
             cache.desired = DesiredEndpoints(addressTypes: view.addressTypes, publishNotReadyAddresses: view.publishNotReadyAddresses)
-            cache.members = []
             cache.dirty = []
-            let nsPods = pods[view.namespace] ?? [:]
-            cache.members.reserveCapacity(nsPods.count)
-            cache.desired.reserveCapacity(nsPods.count)
-            changed.reserveCapacity(nsPods.count)
-            for (name, pod) in nsPods where Self.matches(sel, pod.labels) {
-                cache.members.insert(name)
+            let names = selection.selectedPods(key)
+            cache.desired.reserveCapacity(names.count)
+            changed.reserveCapacity(names.count)
+            for name in names {
+                guard let pod = selection.pod(view.namespace, name) else { continue }
                 let c = contribution(pod, view)
                 cache.desired.set(name, c)
                 changed.append((name, c.triggerTime))
@@ -121,8 +100,9 @@ final class EndpointSliceIndex {
             cache.needsRebuild = false
             return (cache, changed, true)
         }
+        let names = selection.selectedPods(key)
         for name in cache.dirty {
-            if cache.members.contains(name), let pod = pods[view.namespace]?[name] {
+            if names.contains(name), let pod = selection.pod(view.namespace, name) {
                 let c = contribution(pod, view)
                 cache.desired.set(name, c)
                 changed.append((name, c.triggerTime))

@@ -95,10 +95,10 @@ public enum SlicePodRules {
 
     /// The endpoint for one address type (its addresses may be empty).
     public static func endpoint(pod: JSONObject, service: SliceServiceView, zone: String?, addressType: String) -> SliceEndpoint {
-        endpoint(SlicePod(pod), service: service, zone: zone, addressType: addressType)
+        endpoint(PodDigest(pod), service: service, zone: zone, addressType: addressType)
     }
 
-    static func endpoint(_ pod: SlicePod, service: SliceServiceView, zone: String?, addressType: String) -> SliceEndpoint {
+    static func endpoint(_ pod: PodDigest, service: SliceServiceView, zone: String?, addressType: String) -> SliceEndpoint {
         let ready = service.publishNotReadyAddresses || (pod.ready && !pod.terminating)
         var ep = SliceEndpoint(addresses: addressType == "IPv6" ? pod.ipv6 : pod.ipv4, ready: ready, serving: pod.ready,
                                terminating: pod.terminating, hostname: nil, nodeName: pod.nodeName.isEmpty ? nil : pod.nodeName,
@@ -150,10 +150,10 @@ public enum SlicePodRules {
 
     /// Everything the pod contributes. `node` is nil when the pod's Node does not exist; otherwise its zone label.
     public static func contribution(pod: JSONObject, service: SliceServiceView, node: SliceNodeView?) -> PodContribution {
-        contribution(SlicePod(pod), service: service, node: node)
+        contribution(PodDigest(pod), service: service, node: node)
     }
 
-    static func contribution(_ pod: SlicePod, service: SliceServiceView, node: SliceNodeView?) -> PodContribution {
+    static func contribution(_ pod: PodDigest, service: SliceServiceView, node: SliceNodeView?) -> PodContribution {
         let key = !pod.included ? PortSetKey.empty
             : service.podIndependentPortKey ?? PortSetKey(ports(service: service, pod: pod.object))
         var v4: SliceEndpoint?, v6: SliceEndpoint?
@@ -166,46 +166,6 @@ public enum SlicePodRules {
         }
         return PodContribution(podName: pod.name, included: pod.included, portKey: key, nodeName: pod.nodeName,
                                nodeMissing: node == nil, ipv4: v4, ipv6: v6, triggerTime: pod.readySince)
-    }
-}
-
-/// A Pod digested once per version (as an informer decodes it): what endpoints are built from.
-public final class SlicePod: Sendable {
-    public let object: JSONObject
-    public let name: String
-    public let namespace: String
-    public let uid: String
-    public let labels: [String: String]
-    /// Not terminal and has an IP.
-    public let included: Bool
-    public let ipv4: [String]
-    public let ipv6: [String]
-    /// The Ready condition is True.
-    public let ready: Bool
-    /// Ready condition `lastTransitionTime`, epoch seconds.
-    public let readySince: Int?
-    public let terminating: Bool
-    public let nodeName: String
-    public let hostname: String
-    public let subdomain: String
-
-    public convenience init(_ pod: JSONObject) { self.init(pod, labels: pod.labels) }
-
-    public init(_ pod: JSONObject, labels: [String: String]) {
-        object = pod
-        let meta = pod.metadata
-        name = meta.string("name") ?? ""
-        namespace = meta.string("namespace") ?? ""
-        uid = meta.string("uid") ?? ""
-        self.labels = labels
-        terminating = meta["deletionTimestamp"].map { !$0.isNull } ?? false
-        included = SlicePodRules.shouldBeInEndpoints(pod)
-        (ipv4, ipv6) = included ? SlicePodRules.canonicalIPs(pod) : ([], [])
-        (ready, readySince) = SlicePodRules.readyCondition(pod)
-        let spec = pod["spec"] ?? .null
-        nodeName = spec["nodeName"].stringValue ?? ""
-        hostname = spec["hostname"].stringValue ?? ""
-        subdomain = spec["subdomain"].stringValue ?? ""
     }
 }
 

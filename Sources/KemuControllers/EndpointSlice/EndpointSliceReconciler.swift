@@ -276,7 +276,7 @@ extension EndpointSliceReconciler {
     public static func desired(service: SliceServiceView, pods: [JSONObject], nodes: [String: JSONObject]) -> DesiredEndpoints {
         var d = DesiredEndpoints(addressTypes: service.addressTypes, publishNotReadyAddresses: service.publishNotReadyAddresses)
         for p in pods {
-            let pod = SlicePod(p)
+            let pod = PodDigest(p)
             let node = pod.nodeName.isEmpty ? nil : nodes[pod.nodeName].map(SliceNodeView.init)
             d.set(pod.name, SlicePodRules.contribution(pod, service: service, node: node))
         }

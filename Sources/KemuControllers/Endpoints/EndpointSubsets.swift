@@ -44,84 +44,134 @@ public enum EndpointSubsets {
         }
     }
 
-    struct AddressKey: Hashable { let ip: String; let uid: String }
+    /// One subset: addresses (ready and not) and the ports they all offer.
+    struct Subset<A: SubsetAddress> {
+        var addresses: [A] = []
+        var notReadyAddresses: [A] = []
+        var ports: [Port] = []
 
-    struct Member: Hashable { let index: Int; let ready: Bool }
+        var json: JSON {
+            var s = JSONObject()
+            if !addresses.isEmpty { s["addresses"] = .array(addresses.map(\.json)) }
+            if !notReadyAddresses.isEmpty { s["notReadyAddresses"] = .array(notReadyAddresses.map(\.json)) }
+            if !ports.isEmpty { s["ports"] = .array(ports.map(\.json)) }
+            return .object(s)
+        }
+    }
+
+    struct AddressKey: Hashable { let ip: String; let uid: String }
 
     /// Repacks subsets into the canonical layout and sorts them.
     public static func repack(_ subsets: [JSON]) -> [JSON] {
-        var addresses: [JSON] = []
+        repack(subsets.map(subset)).map(\.json)
+    }
+
+    static func subset(_ j: JSON) -> Subset<WrittenAddress> {
+        Subset(addresses: (j["addresses"].arrayValue ?? []).map(WrittenAddress.init),
+               notReadyAddresses: (j["notReadyAddresses"].arrayValue ?? []).map(WrittenAddress.init),
+               ports: (j["ports"].arrayValue ?? []).map(Port.init))
+    }
+
+    static func repack<A: SubsetAddress>(_ subsets: [Subset<A>]) -> [Subset<A>] {
+        // Each distinct address once; per port, each address's state: 0 absent, 1 ready, 2 not ready.
+        var addresses: [A] = []
         var addressIndex: [AddressKey: Int] = [:]
         var portOrder: [Port] = []
-        var readiness: [Port: [Int: Bool]] = [:]
+        var portPosition: [Port: Int] = [:]
+        var columns: [[UInt8]] = []
 
-        func record(_ address: JSON, _ port: Port, ready: Bool) {
-            let key = AddressKey(ip: address["ip"].stringValue ?? "", uid: address["targetRef"]["uid"].stringValue ?? "")
+        func record(_ address: A, _ port: Port, ready: Bool) {
+            let key = AddressKey(ip: address.ip, uid: address.refUID ?? "")
             let index: Int
             if let i = addressIndex[key] { index = i } else {
                 index = addresses.count
                 addresses.append(address)
                 addressIndex[key] = index
             }
-            if readiness[port] == nil { readiness[port] = [:]; portOrder.append(port) }
+            let p: Int
+            if let known = portPosition[port] { p = known } else {
+                p = portOrder.count
+                portPosition[port] = p
+                portOrder.append(port)
+                columns.append([])
+            }
+            if columns[p].count <= index { columns[p].append(contentsOf: repeatElement(0, count: index + 1 - columns[p].count)) }
             // Not ready always trumps ready for the same address on the same port.
-            if let was = readiness[port]![index], !was { return }
-            readiness[port]![index] = ready
+            if columns[p][index] != 2 { columns[p][index] = ready ? 1 : 2 }
         }
 
         for s in subsets {
-            let ports = (s["ports"].arrayValue ?? []).map(Port.init)
-            for port in ports.isEmpty ? [Port.sentinel] : ports {
-                for a in s["addresses"].arrayValue ?? [] { record(a, port, ready: true) }
-                for a in s["notReadyAddresses"].arrayValue ?? [] { record(a, port, ready: false) }
+            for port in s.ports.isEmpty ? [Port.sentinel] : s.ports {
+                for a in s.addresses { record(a, port, ready: true) }
+                for a in s.notReadyAddresses { record(a, port, ready: false) }
             }
         }
 
-        // Ports offered by the same set of (address, readiness) pairs form one subset.
-        var groupOrder: [[Member]] = []
-        var groupPorts: [[Member]: [Port]] = [:]
-        for port in portOrder {
-            let members = readiness[port]!.map { Member(index: $0.key, ready: $0.value) }.sorted { $0.index < $1.index }
-            if groupPorts[members] == nil { groupPorts[members] = []; groupOrder.append(members) }
-            if port != .sentinel { groupPorts[members]!.append(port) }
+        // Ports offered by the same (address, readiness) pairs form one subset.
+        var groupOrder: [[UInt8]] = []
+        var groupPorts: [[UInt8]: [Port]] = [:]
+        for (p, port) in portOrder.enumerated() {
+            var column = columns[p]
+            column.append(contentsOf: repeatElement(0, count: addresses.count - column.count))
+            if groupPorts[column] == nil { groupPorts[column] = []; groupOrder.append(column) }
+            if port != .sentinel { groupPorts[column]!.append(port) }
         }
 
-        var out: [JSON] = []
-        for members in groupOrder {
-            let ready = sortAddresses(members.filter(\.ready).map { addresses[$0.index] })
-            let notReady = sortAddresses(members.filter { !$0.ready }.map { addresses[$0.index] })
-            let ports = groupPorts[members]!.sorted(by: <)
-            var s = JSONObject()
-            if !ready.isEmpty { s["addresses"] = .array(ready) }
-            if !notReady.isEmpty { s["notReadyAddresses"] = .array(notReady) }
-            if !ports.isEmpty { s["ports"] = .array(ports.map(\.json)) }
-            out.append(.object(s))
+        let out = groupOrder.map { column in
+            var ready: [A] = [], notReady: [A] = []
+            for (i, state) in column.enumerated() where state != 0 {
+                if state == 1 { ready.append(addresses[i]) } else { notReady.append(addresses[i]) }
+            }
+            return Subset(addresses: sortAddresses(ready), notReadyAddresses: sortAddresses(notReady),
+                          ports: groupPorts[column]!.sorted(by: <))
         }
         return sortSubsets(out)
     }
 
-    /// Upstream orders subsets by a hash of their content; any deterministic order will do,
-    /// so kemu orders them by their serialised form.
-    static func sortSubsets(_ subsets: [JSON]) -> [JSON] {
-        if subsets.count < 2 { return subsets }  // the common case: nothing to order, nothing to encode
-        return subsets.map { ($0, JSONWriter.encode($0)) }
+    /// Upstream orders subsets by a hash of their content; any deterministic order will do. Every port
+    /// belongs to one subset and at most one subset has none, so ordering by ports is total.
+    static func sortSubsets<A: SubsetAddress>(_ subsets: [Subset<A>]) -> [Subset<A>] {
+        if subsets.count < 2 { return subsets }
+        return subsets.map { ($0, JSONWriter.encode(.array($0.ports.map(\.json)))) }
             .sorted { $0.1.lexicographicallyPrecedes($1.1) }
             .map(\.0)
     }
 
     /// Addresses by the bytes of their IP string, then by targetRef UID (no targetRef first).
-    static func sortAddresses(_ list: [JSON]) -> [JSON] {
-        // Extract the keys once; comparing JSON objects directly costs lookups on every comparison.
-        struct Keyed { let ip: String; let hasRef: Bool; let uid: String; let value: JSON }
-        return list.map { a in
-            Keyed(ip: a["ip"].stringValue ?? "", hasRef: !a["targetRef"].isNull,
-                  uid: a["targetRef"]["uid"].stringValue ?? "", value: a)
-        }.sorted { x, y in
+    static func sortAddresses<A: SubsetAddress>(_ list: [A]) -> [A] {
+        list.sorted { x, y in
             if x.ip != y.ip { return x.ip.utf8.lexicographicallyPrecedes(y.ip.utf8) }
-            if !y.hasRef { return false }
-            if !x.hasRef { return true }
-            return x.uid.utf8.lexicographicallyPrecedes(y.uid.utf8)
-        }.map(\.value)
+            guard let yUID = y.refUID else { return false }
+            guard let xUID = x.refUID else { return true }
+            return xUID.utf8.lexicographicallyPrecedes(yUID.utf8)
+        }
+    }
+
+    /// Caps the addresses at `capacity`, preferring ready ones and sharing the room among subsets in
+    /// proportion to their size (upstream `truncateEndpoints`). Returns whether anything had to be cut.
+    static func truncate<A: SubsetAddress>(_ subsets: [Subset<A>], capacity: Int) -> (subsets: [Subset<A>], truncated: Bool) {
+        let totalReady = subsets.reduce(0) { $0 + $1.addresses.count }
+        let totalNotReady = subsets.reduce(0) { $0 + $1.notReadyAddresses.count }
+        if totalReady + totalNotReady <= capacity { return (subsets, false) }
+        let truncateReady = totalReady > capacity
+        let room = truncateReady ? capacity : capacity - totalReady
+        let total = truncateReady ? totalReady : totalNotReady
+        var canBeAdded = room
+        var out: [Subset<A>] = []
+        for var s in subsets {
+            let inSubset = truncateReady ? s.addresses.count : s.notReadyAddresses.count
+            let toBeAdded = min(canBeAdded, Int((Double(inSubset) / Double(total) * Double(room)).rounded(.up)))
+            if truncateReady {
+                s.addresses = Array(s.addresses.prefix(toBeAdded))
+                s.notReadyAddresses = []
+                canBeAdded -= s.addresses.count
+            } else {
+                s.notReadyAddresses = Array(s.notReadyAddresses.prefix(toBeAdded))
+                canBeAdded -= s.notReadyAddresses.count
+            }
+            out.append(s)
+        }
+        return (out, true)
     }
 
     /// Subsets as Go would decode them, for "is anything different" checks: empty lists equal
@@ -158,5 +208,26 @@ public enum EndpointSubsets {
     /// Total addresses (ready and not ready) across subsets.
     public static func addressCount(_ subsets: [JSON]) -> Int {
         subsets.reduce(0) { $0 + ($1["addresses"].arrayValue?.count ?? 0) + ($1["notReadyAddresses"].arrayValue?.count ?? 0) }
+    }
+}
+
+/// What the repacking needs of an address: its identity (IP, targetRef UID) and its JSON form.
+protocol SubsetAddress {
+    var ip: String { get }
+    /// nil when the address has no targetRef.
+    var refUID: String? { get }
+    var json: JSON { get }
+}
+
+/// An address as a client wrote it (custom Endpoints), with its identity read once.
+struct WrittenAddress: SubsetAddress {
+    let json: JSON
+    let ip: String
+    let refUID: String?
+
+    init(_ json: JSON) {
+        self.json = json
+        ip = json["ip"].stringValue ?? ""
+        refUID = json["targetRef"].isNull ? nil : json["targetRef"]["uid"].stringValue ?? ""
     }
 }

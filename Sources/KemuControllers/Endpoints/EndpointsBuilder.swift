@@ -12,159 +12,61 @@ public enum EndpointsBuilder {
     /// At most this many addresses (ready + not ready) are stored in one Endpoints object.
     public static let maxCapacity = 1000
 
-    // MARK: pods
-
-    /// Terminal pods and pods without an IP never appear; terminating pods only when the
-    /// Service publishes not-ready addresses.
-    public static func shouldPodBeInEndpoints(_ pod: JSONObject, includeTerminating: Bool) -> Bool {
-        let phase = PodFacts.phase(pod)
-        if phase == "Succeeded" || phase == "Failed" { return false }
-        let podIP = pod["status"]?["podIP"].stringValue ?? ""
-        let podIPs = pod["status"]?["podIPs"].arrayValue ?? []
-        if podIP.isEmpty && podIPs.isEmpty { return false }
-        if !includeTerminating && PodFacts.isTerminating(pod) { return false }
-        return true
-    }
-
-    /// The one address a pod contributes: the first `status.podIPs` entry of the Service's primary
-    /// IP family; nil when the pod has none.
-    public static func address(service: JSONObject, pod: JSONObject) -> JSON? {
-        var wantV6 = false
-        if let first = service["spec"]?["ipFamilies"].arrayValue?.first?.stringValue {
-            wantV6 = first == "IPv6"
-        } else {
-            let clusterIP = service["spec"]?["clusterIP"].stringValue ?? ""
-            if !clusterIP.isEmpty && clusterIP != "None" {
-                wantV6 = isIPv6String(clusterIP)
-            } else {
-                wantV6 = isIPv6String(pod["status"]?["podIP"].stringValue ?? "")
-            }
-        }
-        var ip: String?
-        for entry in pod["status"]?["podIPs"].arrayValue ?? [] {
-            let s = entry["ip"].stringValue ?? ""
-            if wantV6 == isIPv6String(s) { ip = s; break }
-        }
-        guard let ip, !ip.isEmpty else { return nil }
-        var a = JSONObject()
-        a["ip"] = .string(ip)
-        if shouldSetHostname(pod: pod, service: service), let h = pod["spec"]?["hostname"].stringValue {
-            a["hostname"] = .string(h)
-        }
-        // Always present, even when the pod is not scheduled yet.
-        a["nodeName"] = .string(PodFacts.nodeName(pod))
-        a["targetRef"] = [
-            "kind": "Pod",
-            "namespace": .string(pod.namespace),
-            "name": .string(pod.name),
-            "uid": .string(pod.uid),
-        ]
-        return .object(a)
-    }
-
-    /// A pod's hostname is published when its subdomain names this Service (same namespace).
-    public static func shouldSetHostname(pod: JSONObject, service: JSONObject) -> Bool {
-        let hostname = pod["spec"]?["hostname"].stringValue ?? ""
-        return !hostname.isEmpty && pod["spec"]?["subdomain"].stringValue == service.name && pod.namespace == service.namespace
-    }
-
-    /// Resolves a Service port's targetPort on a pod: numbers as is; names among the containers'
-    /// ports with the same protocol, then among restartable init containers (sidecars).
-    public static func findPort(pod: JSONObject, servicePort: JSON) -> Int? {
-        let proto = servicePort["protocol"].stringValue ?? "TCP"
-        switch servicePort["targetPort"] {
-        case .int(let n): return Int(n)
-        case .double(let d): return Int(d)
-        case .string(let name):
-            func search(_ containers: [JSON]) -> Int? {
-                for c in containers {
-                    for p in c["ports"].arrayValue ?? [] where p["name"].stringValue == name && (p["protocol"].stringValue ?? "TCP") == proto {
-                        if let n = p["containerPort"].intValue { return Int(n) }
-                    }
-                }
-                return nil
-            }
-            if let n = search(pod["spec"]?["containers"].arrayValue ?? []) { return n }
-            let sidecars = (pod["spec"]?["initContainers"].arrayValue ?? []).filter { $0["restartPolicy"].stringValue == "Always" }
-            return search(sidecars)
-        case .null:
-            // The API defaults targetPort to port; tolerate objects that skipped defaulting.
-            return servicePort["port"].intValue.map { Int($0) }
-        default:
-            return nil
-        }
-    }
-
     // MARK: subsets
 
     /// The repacked (not yet truncated) subsets for a Service and the pods its selector matches.
     public static func subsets(service: JSONObject, pods: [JSONObject]) -> [JSON] {
-        let publishNotReady = ServiceFacts.publishNotReadyAddresses(service)
-        let ports = service["spec"]?["ports"].arrayValue ?? []
-        let headless = service["spec"]?["clusterIP"].stringValue == "None"
-        var raw: [JSON] = []
+        subsets(service: SliceServiceView(service), pods: pods.map { PodDigest($0) }).map(\.json)
+    }
+
+    static func subsets(service: SliceServiceView, pods: [PodDigest]) -> [EndpointSubsets.Subset<PodAddress>] {
+        let publishNotReady = service.publishNotReadyAddresses
+        let headless = service.clusterIP == "None"
+        func endpointsPorts(_ ports: [SlicePort]) -> [EndpointSubsets.Port] {
+            ports.map { EndpointSubsets.Port(name: $0.name ?? "", port: Int64($0.port ?? 0), proto: $0.proto ?? "TCP", appProtocol: $0.appProtocol) }
+        }
+        let podIndependentPorts = service.podIndependentPortKey.map { endpointsPorts($0.ports) }
+        var raw: [EndpointSubsets.Subset<PodAddress>] = []
+        raw.reserveCapacity(pods.count)
         for pod in pods {
-            guard shouldPodBeInEndpoints(pod, includeTerminating: publishNotReady) else { continue }
-            guard let address = address(service: service, pod: pod) else { continue }
-            let ready = publishNotReady || PodFacts.isReady(pod)
-            func subset(_ port: JSON?) -> JSON {
-                var s = JSONObject()
-                s[ready ? "addresses" : "notReadyAddresses"] = [address]
-                if let port { s["ports"] = [port] }
-                return .object(s)
-            }
-            if ports.isEmpty {
+            // Terminal pods and pods without an IP never appear; terminating ones only when not-ready
+            // addresses are published.
+            guard pod.included, publishNotReady || !pod.terminating, let address = address(service: service, pod: pod) else { continue }
+            var subset = EndpointSubsets.Subset<PodAddress>()
+            if publishNotReady || pod.ready { subset.addresses = [address] } else { subset.notReadyAddresses = [address] }
+            if service.ports.isEmpty {
                 // A headless Service may have no ports: one port-less subset per pod.
-                if headless { raw.append(subset(nil)) }
+                guard headless else { continue }
             } else {
-                for sp in ports {
-                    guard let n = findPort(pod: pod, servicePort: sp) else { continue }
-                    var p = JSONObject()
-                    if let name = sp["name"].stringValue, !name.isEmpty { p["name"] = .string(name) }
-                    p["port"] = .int(Int64(n))
-                    p["protocol"] = .string(sp["protocol"].stringValue ?? "TCP")
-                    if let a = sp["appProtocol"].stringValue { p["appProtocol"] = .string(a) }
-                    raw.append(subset(.object(p)))
-                }
+                subset.ports = podIndependentPorts ?? endpointsPorts(SlicePodRules.ports(service: service, pod: pod.object))
+                guard !subset.ports.isEmpty else { continue }
             }
+            raw.append(subset)
         }
         return EndpointSubsets.repack(raw)
+    }
+
+    /// The one address a pod contributes: its first IP of the Service's primary family; nil when it has none.
+    static func address(service: SliceServiceView, pod: PodDigest) -> PodAddress? {
+        let wantV6: Bool
+        if let first = service.ipFamilies.first {
+            wantV6 = first == "IPv6"
+        } else if !service.clusterIP.isEmpty && service.clusterIP != "None" {
+            wantV6 = isIPv6String(service.clusterIP)
+        } else {
+            wantV6 = pod.podIPIsIPv6
+        }
+        guard let ip = (wantV6 ? pod.ipv6 : pod.ipv4).first, !ip.isEmpty else { return nil }
+        // The hostname is published when the pod's subdomain names this Service.
+        let named = !pod.hostname.isEmpty && pod.subdomain == service.name && pod.namespace == service.namespace
+        return PodAddress(ip: ip, hostname: named ? pod.hostname : nil, pod: pod)
     }
 
     /// Caps the addresses at `maxCapacity`, preferring ready ones and sharing the room among
     /// subsets in proportion to their size. Returns whether anything had to be cut.
     public static func truncate(_ subsets: [JSON], capacity: Int = maxCapacity) -> (subsets: [JSON], truncated: Bool) {
-        var totalReady = 0, totalNotReady = 0
-        for s in subsets {
-            totalReady += s["addresses"].arrayValue?.count ?? 0
-            totalNotReady += s["notReadyAddresses"].arrayValue?.count ?? 0
-        }
-        if totalReady + totalNotReady <= capacity { return (subsets, false) }
-        let truncateReady = totalReady > capacity
-        let room = truncateReady ? capacity : capacity - totalReady
-        let total = truncateReady ? totalReady : totalNotReady
-        var canBeAdded = room
-        var out: [JSON] = []
-        for s in subsets {
-            guard case .object(var o) = s else { out.append(s); continue }
-            let ready = s["addresses"].arrayValue ?? []
-            let notReady = s["notReadyAddresses"].arrayValue ?? []
-            let inSubset = truncateReady ? ready.count : notReady.count
-            var toBeAdded = Int((Double(inSubset) / Double(total) * Double(room)).rounded(.up))
-            if toBeAdded > canBeAdded { toBeAdded = canBeAdded }
-            if truncateReady {
-                let kept = Array(ready.prefix(toBeAdded))
-                o["addresses"] = kept.isEmpty ? nil : .array(kept)
-                o["notReadyAddresses"] = nil
-                canBeAdded -= kept.count
-            } else {
-                let kept = Array(notReady.prefix(toBeAdded))
-                o["notReadyAddresses"] = kept.isEmpty ? nil : .array(kept)
-                canBeAdded -= kept.count
-            }
-            out.append(.object(o))
-        }
-        return (out, true)
+        let (kept, truncated) = EndpointSubsets.truncate(subsets.map(EndpointSubsets.subset), capacity: capacity)
+        return (kept.map(\.json), truncated)
     }
 
     // MARK: the object
@@ -201,10 +103,15 @@ public enum EndpointsBuilder {
     /// stored; nil when the stored object is already right (trigger time alone never causes a
     /// write). `triggerTime` is the RFC 3339 last-change trigger time, nil when there is none.
     public static func reconcile(service: JSONObject, subsets: [JSON], current: JSONObject?, triggerTime: String?) -> JSONObject? {
+        let (written, truncated) = truncate(subsets)
+        return reconcile(service: service, written: written, truncated: truncated, current: current, triggerTime: triggerTime)
+    }
+
+    /// `reconcile` for subsets already truncated to what is written.
+    static func reconcile(service: JSONObject, written: [JSON], truncated: Bool, current: JSONObject?, triggerTime: String?) -> JSONObject? {
         // Compared after truncation: upstream compares the full desired subsets, so a Service with more
         // than 1,000 addresses is rewritten on every sync; kemu, which also resyncs after edits, would
         // otherwise write such an object twice.
-        let (written, truncated) = truncate(subsets)
         if let current {
             var compareLabels = current.labels
             compareLabels[headlessLabel] = nil
@@ -238,6 +145,25 @@ public enum EndpointsBuilder {
     }
 }
 
+/// An address the Endpoints controller derives from a pod.
+struct PodAddress: SubsetAddress {
+    let ip: String
+    let hostname: String?
+    let pod: PodDigest
+
+    var refUID: String? { pod.uid }
+
+    var json: JSON {
+        var a = JSONObject()
+        a["ip"] = .string(ip)
+        if let hostname { a["hostname"] = .string(hostname) }
+        // Always present, even when the pod is not scheduled yet.
+        a["nodeName"] = .string(pod.nodeName)
+        a["targetRef"] = ["kind": "Pod", "namespace": .string(pod.namespace), "name": .string(pod.name), "uid": .string(pod.uid)]
+        return .object(a)
+    }
+}
+
 /// Which Services a pod event concerns (upstream `GetServicesToUpdateOnPodChange`).
 public enum EndpointsPodChange {
     /// (pod changed in a way endpoints show, labels/hostname/subdomain changed).
@@ -261,12 +187,17 @@ public enum EndpointsPodChange {
 
     /// The Services to resync after a pod update.
     public static func servicesToUpdate(_ services: [JSONObject], old: JSONObject, new: JSONObject) -> Set<String> {
+        servicesToUpdate(old: old, new: new) { memberships(services, labels: $0) }
+    }
+
+    /// The Services to resync after a pod update; `selecting` gives the keys of the Services selecting some labels.
+    static func servicesToUpdate(old: JSONObject, new: JSONObject, selecting: ([String: String]) -> Set<String>) -> Set<String> {
         if old.resourceVersion == new.resourceVersion && !old.resourceVersion.isEmpty { return [] }
         let (podChanged, labelsChanged) = changes(old: old, new: new)
         if !podChanged && !labelsChanged { return [] }
-        let current = memberships(services, labels: new.labels)
+        let current = selecting(new.labels)
         guard labelsChanged else { return current }
-        let previous = memberships(services, labels: old.labels)
+        let previous = selecting(old.labels)
         return podChanged ? current.union(previous) : current.symmetricDifference(previous)
     }
 }
@@ -282,17 +213,23 @@ public struct EndpointsTriggerTimeTracker: Sendable {
     /// The trigger time (epoch seconds) for a sync of `service` over `pods`: the Service creation
     /// time on the first sync, else the earliest newer Ready transition; nil when nothing changed.
     public mutating func compute(service: JSONObject, pods: [JSONObject]) -> Int? {
-        let key = service.namespace + "/" + service.name
+        compute(serviceKey: service.namespace + "/" + service.name,
+                serviceTime: service.metadata.string("creationTimestamp").flatMap(Timestamp.parse),
+                pods: pods.map { ($0.name, SlicePodRules.triggerTime($0)) })
+    }
+
+    /// `compute` over the pods' names and Ready transition times.
+    mutating func compute(serviceKey key: String, serviceTime: Int?, pods: [(name: String, readySince: Int?)]) -> Int? {
         let known = services[key] != nil
         let state = services[key] ?? ServiceState()
         var minChanged: Int?
         var podTimes: [String: Int] = [:]
-        for pod in pods {
-            guard let t = Self.podTriggerTime(pod) else { continue }
-            podTimes[pod.name] = t
-            if t > (state.podTimes[pod.name] ?? Int.min) { minChanged = min(minChanged ?? t, t) }
+        podTimes.reserveCapacity(pods.count)
+        for (name, time) in pods {
+            guard let t = time else { continue }
+            podTimes[name] = t
+            if t > (state.podTimes[name] ?? Int.min) { minChanged = min(minChanged ?? t, t) }
         }
-        let serviceTime = service.metadata.string("creationTimestamp").flatMap(Timestamp.parse)
         if let st = serviceTime, st > (state.serviceTime ?? Int.min) { minChanged = min(minChanged ?? st, st) }
         services[key] = ServiceState(podTimes: podTimes, serviceTime: serviceTime)
         if !known { return serviceTime }
@@ -300,13 +237,6 @@ public struct EndpointsTriggerTimeTracker: Sendable {
     }
 
     public mutating func forget(namespace: String, name: String) { services[namespace + "/" + name] = nil }
-
-    static func podTriggerTime(_ pod: JSONObject) -> Int? {
-        for c in pod["status"]?["conditions"].arrayValue ?? [] where c["type"].stringValue == "Ready" {
-            return c["lastTransitionTime"].stringValue.flatMap(Timestamp.parse)
-        }
-        return nil
-    }
 }
 
 /// Lenient IP text handling shared by the endpoints and mirroring code (Go's `ParseIPSloppy`

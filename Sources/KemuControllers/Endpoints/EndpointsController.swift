@@ -15,12 +15,12 @@ public final class EndpointsController: Controller, @unchecked Sendable {
     public let name = "endpoints-controller"
     let storage: ObjectStorage
     let options: ControllerOptions
-    /// Event feeds deliver here; the handlers only enqueue keys.
-    let events = DispatchQueue(label: "kemu.endpoints.events")
     var feeds: [EventFeed] = []
-    /// Syncs run one at a time on the work queue's worker.
+    /// Events and syncs run one at a time on the work queue's worker.
     private(set) var work: WorkQueue!
-    /// Worker-only state.
+    /// Worker-only state: the informer view of Services and Pods, and sync bookkeeping.
+    var services: [String: JSONObject] = [:]
+    let index = ServicePodIndex()
     var triggerTimes = EndpointsTriggerTimeTracker()
     var retries: [String: Int] = [:]
     let stopped = Atomic<Bool>(false)
@@ -35,10 +35,12 @@ public final class EndpointsController: Controller, @unchecked Sendable {
 
     public func start() {
         stopped.store(false, ordering: .sequentiallyConsistent)
-        feeds = follow(storage, kinds: [.service, .pod, .endpoints], queue: events, initial: { [self] kind, items in
+        feeds = follow(storage, kinds: [.service, .pod, .endpoints], queue: work.queue, initial: { [self] kind, items in
             switch kind.kind {
             case "Service":
-                for o in items { work.add(o.key) }
+                for o in items { putService(o); work.add(o.key) }
+            case "Pod":
+                for o in items { index.putPod(ns: o.namespace, name: o.name, o) }
             case "Endpoints":
                 // checkLeftoverEndpoints: Endpoints whose Service is gone get deleted.
                 for o in items where o.object.annotations[EndpointsBuilder.leaderElectionAnnotation] == nil {
@@ -62,6 +64,12 @@ public final class EndpointsController: Controller, @unchecked Sendable {
         let key = e.object.key
         switch e.resource {
         case ResourceKind.service.groupResource:
+            if e.type == .deleted {
+                services[key] = nil
+                index.putService(ns: e.object.namespace, name: e.object.name, selector: nil)
+            } else {
+                putService(e.object)
+            }
             work.add(key)
         case ResourceKind.endpoints.groupResource:
             // Upstream only reacts to deletions; kemu also resyncs on edits of Endpoints it manages (those of
@@ -71,28 +79,30 @@ public final class EndpointsController: Controller, @unchecked Sendable {
             if e.type == .deleted || managesEndpoints(namespace: e.object.namespace, name: e.object.name) { work.add(key) }
         case ResourceKind.pod.groupResource:
             let pod = e.object.object
-            let services = servicesIn(pod.namespace)
+            let selecting = { [index] (labels: [String: String]) in index.servicesSelecting(pod.namespace, labels) }
             var keys: Set<String>
             switch e.type {
             case .added, .deleted:
-                keys = EndpointsPodChange.memberships(services, labels: pod.labels)
+                keys = selecting(pod.labels)
             case .modified:
                 guard let old = e.previous?.object else { return }
-                keys = EndpointsPodChange.servicesToUpdate(services, old: old, new: pod)
+                keys = EndpointsPodChange.servicesToUpdate(old: old, new: pod, selecting: selecting)
             }
+            index.putPod(ns: pod.namespace, name: pod.name, e.type == .deleted ? nil : e.object)
             for k in keys.sorted() { work.add(k, after: options.endpointUpdatesBatchPeriod) }
         default:
             break
         }
     }
 
-    func managesEndpoints(namespace: String, name: String) -> Bool {
-        guard let svc = storage.store.get(ResourceKind.service.groupResource, namespace: namespace, name: name) else { return false }
-        return ServiceFacts.selector(svc.object) != nil && ServiceFacts.type(svc.object) != "ExternalName"
+    func putService(_ o: StoredObject) {
+        services[o.key] = o.object
+        index.putService(ns: o.namespace, name: o.name, selector: ServiceFacts.selector(o.object))
     }
 
-    func servicesIn(_ namespace: String) -> [JSONObject] {
-        ((try? storage.store.list(ResourceKind.service.groupResource, namespace: namespace))?.items ?? []).map(\.object)
+    func managesEndpoints(namespace: String, name: String) -> Bool {
+        guard let svc = services[StoreKey.make(namespace: namespace, name: name)] else { return false }
+        return ServiceFacts.selector(svc) != nil && ServiceFacts.type(svc) != "ExternalName"
     }
 
     // MARK: sync
@@ -117,7 +127,7 @@ public final class EndpointsController: Controller, @unchecked Sendable {
     }
 
     func syncService(namespace ns: String, name: String) throws {
-        guard let service = storage.store.get(ResourceKind.service.groupResource, namespace: ns, name: name)?.object else {
+        guard let service = services[StoreKey.make(namespace: ns, name: name)] else {
             // The Service is gone: so is its Endpoints object.
             do {
                 _ = try storage.delete(.endpoints, namespace: ns, name: name)
@@ -129,15 +139,22 @@ public final class EndpointsController: Controller, @unchecked Sendable {
         // Selectorless Services get their Endpoints from users (and slices from the mirroring controller).
         guard ServiceFacts.selector(service) != nil else { return }
 
-        let pods = ((try? storage.store.list(ResourceKind.pod.groupResource, namespace: ns))?.items ?? [])
-            .map(\.object)
-            .filter { ServiceFacts.matches(service, labels: $0.labels) }
-        let trigger = triggerTimes.compute(service: service, pods: pods).map { Timestamp.format(epochSeconds: $0) }
-        let subsets = EndpointsBuilder.subsets(service: service, pods: pods)
+        let key = StoreKey.make(namespace: ns, name: name)
+        let pods = index.selectedPods(key).compactMap { index.pod(ns, $0) }
+        let trigger = triggerTimes.compute(serviceKey: key, serviceTime: service.metadata.string("creationTimestamp").flatMap(Timestamp.parse),
+                                           pods: pods.map { ($0.name, $0.readySince) })
+            .map { Timestamp.format(epochSeconds: $0) }
+        // Only the addresses that are written become JSON: a big Service's are cut to 1,000 first.
+        let (kept, truncated) = EndpointSubsets.truncate(EndpointsBuilder.subsets(service: SliceServiceView(service), pods: pods),
+                                                         capacity: EndpointsBuilder.maxCapacity)
+        let written = kept.map(\.json)
+        func desired(_ current: JSONObject?) -> JSONObject? {
+            EndpointsBuilder.reconcile(service: service, written: written, truncated: truncated, current: current, triggerTime: trigger)
+        }
 
         let options = WriteOptions(fieldManager: EndpointsBuilder.controllerName)
         let stored = storage.store.get(ResourceKind.endpoints.groupResource, namespace: ns, name: name)?.object
-        guard let body = EndpointsBuilder.reconcile(service: service, subsets: subsets, current: stored, triggerTime: trigger) else { return }
+        guard let body = desired(stored) else { return }
         if stored == nil {
             do {
                 _ = try storage.create(.endpoints, namespace: ns, body: body, options: options)
@@ -146,9 +163,7 @@ public final class EndpointsController: Controller, @unchecked Sendable {
             }
             return
         }
-        _ = try storage.update(.endpoints, namespace: ns, name: name, options: options) { current in
-            EndpointsBuilder.reconcile(service: service, subsets: subsets, current: current, triggerTime: trigger) ?? current
-        }
+        _ = try storage.update(.endpoints, namespace: ns, name: name, options: options) { current in desired(current) ?? current }
     }
 
     /// Waits until queued work has run (tests).

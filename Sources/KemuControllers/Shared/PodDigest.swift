@@ -1,0 +1,45 @@
+import KemuAPI
+
+/// A Pod digested once per version (as an informer decodes it): what the EndpointSlice and Endpoints
+/// controllers build endpoints from.
+public final class PodDigest: Sendable {
+    public let object: JSONObject
+    public let name: String
+    public let namespace: String
+    public let uid: String
+    public let labels: [String: String]
+    /// Not terminal and has an IP.
+    public let included: Bool
+    public let ipv4: [String]
+    public let ipv6: [String]
+    /// The Ready condition is True.
+    public let ready: Bool
+    /// Ready condition `lastTransitionTime`, epoch seconds.
+    public let readySince: Int?
+    public let terminating: Bool
+    public let nodeName: String
+    public let hostname: String
+    public let subdomain: String
+    /// `status.podIP` is an IPv6 address (the family a legacy headless Service's Endpoints follow).
+    public let podIPIsIPv6: Bool
+
+    public convenience init(_ pod: JSONObject) { self.init(pod, labels: pod.labels) }
+
+    public init(_ pod: JSONObject, labels: [String: String]) {
+        object = pod
+        let meta = pod.metadata
+        name = meta.string("name") ?? ""
+        namespace = meta.string("namespace") ?? ""
+        uid = meta.string("uid") ?? ""
+        self.labels = labels
+        terminating = meta["deletionTimestamp"].map { !$0.isNull } ?? false
+        included = SlicePodRules.shouldBeInEndpoints(pod)
+        (ipv4, ipv6) = included ? SlicePodRules.canonicalIPs(pod) : ([], [])
+        (ready, readySince) = SlicePodRules.readyCondition(pod)
+        let spec = pod["spec"] ?? .null
+        nodeName = spec["nodeName"].stringValue ?? ""
+        hostname = spec["hostname"].stringValue ?? ""
+        subdomain = spec["subdomain"].stringValue ?? ""
+        podIPIsIPv6 = SliceIP.canonical(pod["status"]?["podIP"].stringValue ?? "")?.isIPv6 ?? false
+    }
+}
