@@ -111,13 +111,13 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
                     if !parallel { blocked = true; break }
                 }
             }
-            // Scale down from the highest ordinal; one at a time when ordered, and only when all others are healthy.
+            // Scale down from the highest ordinal; when ordered, one at a time (waiting for the terminating one
+            // to be gone) and only when all others are healthy.
             if !blocked || parallel {
-                for (_, p) in condemned where p.object.deletionTimestamp == nil {
-                    delete(p)
+                for (_, p) in condemned {
+                    if p.object.deletionTimestamp == nil { delete(p) }
                     if !parallel { blocked = true; break }
                 }
-                if !parallel && condemned.contains(where: { $0.1.object.deletionTimestamp != nil }) { blocked = true }
             }
             // Rolling update: reverse ordinal order down to the partition, `maxUnavailable` at a time.
             if rolling && !blocked {
