@@ -35,7 +35,7 @@ public struct Registry: Sendable {
     /// Every kind kemu serves, with its Table printer.
     public static let standard = Registry(kinds: [
         .namespace, .node, .pod, .service, .endpoints, .endpointSlice, .deployment, .replicaSet, .statefulSet, .daemonSet,
-        .podDisruptionBudget,
+        .controllerRevision, .podDisruptionBudget,
     ].map(ResourceKind.withPrinter))
 
     public func kind(group: String, version: String, resource: String) -> ResourceKind? {

@@ -50,6 +50,29 @@ final class WorkloadStatefulSetTests: XCTestCase {
         c.waitUntil("status 1") { wlInt(c.get(.statefulSet, "db"), "status", "replicas") == 1 }
     }
 
+    func testOrderedScaleDownWaitsForTheTerminatingPod() throws {
+        let c = try cluster()
+        defer { c.stop() }
+        try c.create(.statefulSet, wlWorkload("StatefulSet", "db", replicas: 3))
+        c.driveReady("3 ready") { wlInt(c.get(.statefulSet, "db"), "status", "readyReplicas") == 3 }
+        // A finalizer keeps db-2 terminating after the controller deletes it.
+        _ = try c.storage.update(.pod, namespace: "test", name: "db-2") { cur in
+            var p = cur
+            p.metadata["finalizers"] = ["kemu.dev/test"]
+            return p
+        }
+        try c.updateSpec(.statefulSet, "db") { $0["replicas"] = 1 }
+        c.waitUntil("db-2 terminating") { c.get(.pod, "db-2")?.deletionTimestamp != nil }
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(c.pods().map(\.name).sorted(), ["db-0", "db-1", "db-2"], "db-1 waits until db-2 is gone")
+        _ = try c.storage.update(.pod, namespace: "test", name: "db-2") { cur in
+            var p = cur
+            p.metadata["finalizers"] = nil
+            return p
+        }
+        c.waitUntil("scaled down") { c.pods().map(\.name) == ["db-0"] }
+    }
+
     func testParallelCreatesAll() throws {
         let c = try cluster()
         defer { c.stop() }

@@ -67,7 +67,7 @@ final class TableTests: XCTestCase {
         let all: [(String, TableDefinition)] = [
             ("pod", .pod), ("service", .service), ("endpoints", .endpoints), ("endpointSlice", .endpointSlice),
             ("node", .node), ("namespace", .namespace), ("deployment", .deployment), ("replicaSet", .replicaSet),
-            ("statefulSet", .statefulSet), ("daemonSet", .daemonSet),
+            ("statefulSet", .statefulSet), ("daemonSet", .daemonSet), ("controllerRevision", .controllerRevision),
         ]
         for (kind, def) in all {
             XCTAssertEqual(def.columns.first?.name, "Name", kind)
@@ -98,6 +98,7 @@ final class TableTests: XCTestCase {
         XCTAssertEqual(names(.statefulSet), ["Name", "Ready", "Age", "Containers", "Images"])
         XCTAssertEqual(names(.daemonSet), ["Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age", "Containers", "Images", "Selector"])
         XCTAssertEqual(TableDefinition.daemonSet.columns.filter { $0.type == "integer" }.count, 5)
+        XCTAssertEqual(names(.controllerRevision), ["Name", "Controller", "Revision", "Age"])
     }
 
     // MARK: - Pod
@@ -365,6 +366,19 @@ final class TableTests: XCTestCase {
                        [.string("agent"), .int(3), .int(3), .int(2), .int(1), .int(2), .string("disk=ssd,kubernetes.io/os=linux"),
                         .string("5m"), .string("agent"), .string("agent:1"), .string("app=agent")])
         XCTAssertEqual(cell(.daemonSet, "Node Selector", #"{"spec":{"template":{"spec":{}}}}"#), "<none>")
+    }
+
+    func testControllerRevision() {
+        let cr = #"""
+        {"metadata":{"name":"web-5d4f8","ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"x","uid":"1"},
+          {"apiVersion":"apps/v1","kind":"StatefulSet","name":"web","uid":"2","controller":true}],\#(created)},
+         "data":{"spec":{}},"revision":4}
+        """#
+        XCTAssertEqual(TableDefinition.controllerRevision.cells(object(cr), t0 + 300),
+                       [.string("web-5d4f8"), .string("statefulset.apps/web"), .int(4), .string("5m")])
+        XCTAssertEqual(cells(.controllerRevision, #"{"metadata":{"name":"x","ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"p","controller":true}]}}"#),
+                       ["x", "pod/p", "0", "<unknown>"])
+        XCTAssertEqual(cell(.controllerRevision, "Controller", #"{"metadata":{"name":"x"}}"#), "<none>")
     }
 
     // MARK: - Helpers

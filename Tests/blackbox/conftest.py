@@ -10,6 +10,7 @@ Fixtures:
   api            an Api helper (requests.Session) bound to `server`
   ns             a fresh namespace on `server`, deleted at teardown
   kubectl        runs /usr/bin/kubectl against `server` (skips if kubectl is absent)
+  kubectl_for    kubectl_for(srv): the same against another server (e.g. one from kemu_factory)
 """
 
 import os
@@ -187,6 +188,19 @@ def server_kubeconfig(kemu_bin, server):
 @pytest.fixture
 def kubectl(kubectl_available, server_kubeconfig, tmp_path):
     return Kubectl(server_kubeconfig, tmp_path)
+
+
+@pytest.fixture
+def kubectl_for(kubectl_available, kemu_bin, tmp_path):
+    """kubectl_for(srv): a Kubectl bound to another server (e.g. one from kemu_factory)."""
+    made = []
+
+    def make(srv):
+        d = tmp_path / f"kubectl-{len(made)}"
+        d.mkdir()
+        made.append(Kubectl(make_kubeconfig(kemu_bin, srv.url), d))
+        return made[-1]
+    return make
 
 
 REFERENCE = (REPO.parent / "shared" / "reference")

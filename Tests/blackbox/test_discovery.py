@@ -113,6 +113,11 @@ def test_apps_v1_resource_list(api):
         sc = res[f"{name}/scale"]
         assert (sc.get("group"), sc.get("version"), sc["kind"]) == ("autoscaling", "v1", "Scale"), sc
     assert "daemonsets/scale" not in res
+    cr = res["controllerrevisions"]
+    assert (cr["kind"], cr["singularName"], cr["namespaced"]) == ("ControllerRevision", "controllerrevision", True), cr
+    assert not cr.get("shortNames") and not cr.get("categories"), cr
+    assert sorted(cr["verbs"]) == ALL8
+    assert not [n for n in res if n.startswith("controllerrevisions/")]
 
 
 def test_discovery_v1_resource_list(api):

@@ -66,6 +66,7 @@ def test_api_resources(kubectl):
     assert lines["replicasets"] == ["replicasets", "rs", "apps/v1", "true", "ReplicaSet"]
     assert lines["statefulsets"] == ["statefulsets", "sts", "apps/v1", "true", "StatefulSet"]
     assert lines["daemonsets"] == ["daemonsets", "ds", "apps/v1", "true", "DaemonSet"]
+    assert lines["controllerrevisions"] == ["controllerrevisions", "apps/v1", "true", "ControllerRevision"]
     assert lines["endpointslices"] == ["endpointslices", "discovery.k8s.io/v1", "true", "EndpointSlice"]
 
 

@@ -8,6 +8,8 @@ import KemuStore
 /// required node affinity, taints against the pod's tolerations plus the DaemonSet defaults, so cordoned
 /// nodes keep their daemon pods), rolling updates with `maxUnavailable`, and the DaemonSet status.
 /// Pods get upstream's `metadata.name` node affinity and, so they run without a scheduler, `spec.nodeName`.
+/// Each distinct template is a ControllerRevision `<name>-<hash>` whose hash labels the pods; a template used
+/// again (`kubectl rollout undo`) renumbers its revision as the newest.
 public final class DaemonSetController: Controller, @unchecked Sendable {
     public let name = "daemonset-controller"
     let storage: ObjectStorage
@@ -20,6 +22,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     var pods = OwnedIndex(ownerKind: "DaemonSet")
     var nodes: [String: JSONObject] = [:]
     var keyByUID: [String: String] = [:]
+    var history = RevisionHistory(ownerKind: "DaemonSet", writeOptions: DaemonSetController.writeOptions)
 
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
@@ -28,10 +31,11 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     }
 
     public func start() {
-        feeds = follow(storage, kinds: [.node, .daemonSet, .pod], queue: sq.queue, initial: { [self] kind, items in
+        feeds = follow(storage, kinds: [.node, .daemonSet, .pod, .controllerRevision], queue: sq.queue, initial: { [self] kind, items in
             for o in items {
                 switch kind.resource {
                 case "pods": pods.put(o)
+                case "controllerrevisions": history.index.put(o)
                 case "nodes": nodes[o.name] = o.object
                 default: keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o))
                 }
@@ -48,6 +52,9 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
         switch e.resource.resource {
         case "pods":
             let touched = e.type == .deleted ? pods.remove(e.object) : pods.put(e.object)
+            for u in touched { if let k = keyByUID[u] { sq.add(k) } }
+        case "controllerrevisions":
+            let touched = e.type == .deleted ? history.index.remove(e.object) : history.index.put(e.object)
             for u in touched { if let k = keyByUID[u] { sq.add(k) } }
         case "nodes":
             let old = nodes[e.object.name]
@@ -149,7 +156,8 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
         let ds = s.object
         let template = ds["spec"]?["template"] ?? .null
         let tols = Self.tolerations(template["spec"])
-        let hash = WorkloadFacts.templateHash(template)
+        guard let (cur, old) = constructHistory(s) else { return }
+        let hash = cur.labels[WorkloadFacts.revisionHashLabel] ?? cur.name
         let minReady = WorkloadFacts.int(ds["spec"]?["minReadySeconds"])
         let now = WorkloadFacts.now()
 
@@ -188,8 +196,56 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
             if (ds["spec"]?["updateStrategy"]["type"].stringValue ?? "RollingUpdate") == "RollingUpdate" {
                 rollingUpdate(ds, shouldRun: shouldRun, hash: hash, minReady: minReady, now: now)
             }
+            cleanupHistory(ds, old: old)
         }
         writeStatus(s, shouldRun: Set(shouldRun), hash: hash, minReady: minReady, now: now)
+    }
+
+    /// Upstream's `constructHistory`: the revision whose data is the DaemonSet's template (created when there is
+    /// none, renumbered as the newest when an older one is used again; duplicates go) and the others.
+    /// On a hash collision with another template's revision, `status.collisionCount` is bumped and nil returned.
+    func constructHistory(_ s: StoredObject) -> (cur: StoredObject, old: [StoredObject])? {
+        let ds = s.object
+        let template = ds["spec"]?["template"] ?? .null
+        let data = RevisionHistory.data(template: template)
+        let revs = history.owned(by: ds.uid)
+        let matching = revs.filter { $0.object["data"] == data }
+        let old = revs.filter { $0.object["data"] != data }
+        let next = (old.map(RevisionHistory.number).max() ?? 0) + 1
+        if let newest = matching.last {
+            guard ds.deletionTimestamp == nil else { return (newest, old) }
+            history.delete(storage, Array(matching.dropLast()), count: matching.count - 1)
+            guard RevisionHistory.number(newest) < next else { return (newest, old) }
+            if let renumbered = history.renumber(storage, newest, to: next) { return (renumbered, old) }
+        } else if ds.deletionTimestamp == nil {
+            let collisions = ds["status"]?["collisionCount"].intValue
+            let hash = WorkloadFacts.templateHash(template, collisionCount: collisions)
+            var collided = false
+            if let cur = history.create(storage, owner: ds, name: "\(ds.name)-\(hash)", hash: hash, data: data, revision: next,
+                                        collided: &collided) {
+                return (cur, old)
+            }
+            if collided {
+                _ = try? storage.update(.daemonSet, namespace: ds.namespace, name: ds.name, subresource: "status",
+                                        options: Self.writeOptions) { cur in
+                    guard cur.uid == ds.uid, cur["status"]?["collisionCount"].intValue == collisions else { return cur }
+                    var c = cur
+                    c.withObject("status") { $0["collisionCount"] = .int((collisions ?? 0) + 1) }
+                    return c
+                }
+            }
+        }
+        // A write failed or collided: look again. A terminating DaemonSet without its revision just stops here.
+        if ds.deletionTimestamp == nil { sq.add(OwnedIndex.key(s), after: 1) }
+        return nil
+    }
+
+    /// Upstream's `cleanupHistory`: old revisions beyond `revisionHistoryLimit` go, oldest first, except those
+    /// whose hash a pod still carries.
+    func cleanupHistory(_ ds: JSONObject, old: [StoredObject]) {
+        let live = Set(pods.owned(by: ds.uid).compactMap { $0.labels[WorkloadFacts.revisionHashLabel] })
+        let candidates = old.filter { !live.contains($0.labels[WorkloadFacts.revisionHashLabel] ?? "") }
+        history.delete(storage, candidates, count: old.count - WorkloadFacts.int(ds["spec"]?["revisionHistoryLimit"], 10))
     }
 
     func rollingUpdate(_ ds: JSONObject, shouldRun: [String], hash: String, minReady: Int, now: Int) {
@@ -280,7 +336,8 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
             ("updatedNumberScheduled", .int(Int64(updated))),
             ("numberAvailable", .int(Int64(available))),
             ("numberUnavailable", .int(Int64(max(0, shouldRun.count - available)))),
-        ], keepZero: ["currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"])
+            ("collisionCount", ds["status"]?["collisionCount"].intValue.map { .int($0) }),
+        ], keepZero: ["currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady", "collisionCount"])
         if let c = ds["status"]?["conditions"], !c.isNull { status["conditions"] = c }
         if let r = recheck { sq.add(OwnedIndex.key(s), after: Double(r) + 0.05) }
         guard ds["status"] != .object(status) else { return }

@@ -7,6 +7,8 @@ import KemuStore
 /// kube-controller-manager's StatefulSet controller: pods `<name>-<ordinal>` with stable hostname and
 /// subdomain, created in order (`OrderedReady`) or all at once (`Parallel`), removed from the highest
 /// ordinal, rolled in reverse ordinal order above `partition`, and the status `rollout status` reads.
+/// Each distinct template is a ControllerRevision (`<name>-<hash>`, the pods' `controller-revision-hash`);
+/// a template used again (`kubectl rollout undo`) renumbers its revision as the newest.
 public final class StatefulSetController: Controller, @unchecked Sendable {
     public let name = "statefulset-controller"
     let storage: ObjectStorage
@@ -20,9 +22,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     var feeds: [EventFeed] = []
     var pods = OwnedIndex(ownerKind: "StatefulSet")
     var keyByUID: [String: String] = [:]
-    /// Templates seen per revision name, so pods below the partition are recreated at the current revision
-    /// (upstream keeps these in ControllerRevisions, which kemu does not serve).
-    var templates: [String: JSON] = [:]
+    var history = RevisionHistory(ownerKind: "StatefulSet", writeOptions: StatefulSetController.writeOptions)
 
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
@@ -31,9 +31,13 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     }
 
     public func start() {
-        feeds = follow(storage, kinds: [.statefulSet, .pod], queue: sq.queue, initial: { [self] kind, items in
+        feeds = follow(storage, kinds: [.statefulSet, .pod, .controllerRevision], queue: sq.queue, initial: { [self] kind, items in
             for o in items {
-                if kind.resource == "pods" { pods.put(o) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
+                switch kind.resource {
+                case "pods": pods.put(o)
+                case "controllerrevisions": history.index.put(o)
+                default: keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o))
+                }
             }
         }, handler: { [self] e in handle(e) })
     }
@@ -44,8 +48,10 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     }
 
     func handle(_ e: StoreEvent) {
-        if e.resource.resource == "pods" {
-            let touched = e.type == .deleted ? pods.remove(e.object) : pods.put(e.object)
+        if e.resource.resource == "pods" || e.resource.resource == "controllerrevisions" {
+            let touched = e.resource.resource == "pods"
+                ? (e.type == .deleted ? pods.remove(e.object) : pods.put(e.object))
+                : (e.type == .deleted ? history.index.remove(e.object) : history.index.put(e.object))
             for u in touched { if let k = keyByUID[u] { sq.add(k) } }
         } else {
             let k = OwnedIndex.key(e.object)
@@ -78,9 +84,8 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
             ? max(1, WorkloadFacts.scaled(spec["updateStrategy"]["rollingUpdate"]["maxUnavailable"].isNull ? .int(1)
                                           : spec["updateStrategy"]["rollingUpdate"]["maxUnavailable"], total: replicas, roundUp: false))
             : 1
-        let updateRevision = set.name + "-" + WorkloadFacts.templateHash(spec["template"])
-        let currentRevision = set["status"]?["currentRevision"].stringValue ?? updateRevision
-        templates[updateRevision] = spec["template"]
+        guard let revs = revisions(s) else { return }
+        let updateRevision = revs.update.name, currentRevision = revs.current.name
 
         var byOrdinal: [Int: StoredObject] = [:]
         var condemned: [(Int, StoredObject)] = []
@@ -105,19 +110,22 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
                         blocked = true; break
                     }
                 } else {
-                    let old = rolling && o < partition && currentRevision != updateRevision ? templates[currentRevision] : nil
-                    if let created = create(set, ordinal: o, revision: old == nil ? updateRevision : currentRevision,
-                                            template: old ?? spec["template"]) { byOrdinal[o] = created }
+                    // Below the partition a pod comes back at the current revision.
+                    let atCurrent = rolling && o < partition && currentRevision != updateRevision
+                    if let created = create(set, ordinal: o, revision: atCurrent ? currentRevision : updateRevision,
+                                            template: atCurrent ? RevisionHistory.template(of: revs.current) : spec["template"]) {
+                        byOrdinal[o] = created
+                    }
                     if !parallel { blocked = true; break }
                 }
             }
-            // Scale down from the highest ordinal; one at a time when ordered, and only when all others are healthy.
+            // Scale down from the highest ordinal; when ordered, one at a time (waiting for the terminating one
+            // to be gone) and only when all others are healthy.
             if !blocked || parallel {
-                for (_, p) in condemned where p.object.deletionTimestamp == nil {
-                    delete(p)
+                for (_, p) in condemned {
+                    if p.object.deletionTimestamp == nil { delete(p) }
                     if !parallel { blocked = true; break }
                 }
-                if !parallel && condemned.contains(where: { $0.1.object.deletionTimestamp != nil }) { blocked = true }
             }
             // Rolling update: reverse ordinal order down to the partition, `maxUnavailable` at a time.
             if rolling && !blocked {
@@ -133,7 +141,49 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
                 }
             }
         }
-        writeStatus(s, updateRevision: updateRevision, currentRevision: currentRevision, rolling: rolling, replicas: replicas)
+        let current = writeStatus(s, updateRevision: updateRevision, currentRevision: currentRevision, rolling: rolling,
+                                  replicas: replicas, collisionCount: revs.collisionCount)
+        truncateHistory(set, current: current, update: updateRevision)
+    }
+
+    /// Upstream's `getStatefulSetRevisions`: the update revision holds the set's template (an equal older revision
+    /// is renumbered as the newest, else one is created); the current one is `status.currentRevision`'s, or the
+    /// update revision when that is gone. A terminating set only reads what there is.
+    func revisions(_ s: StoredObject) -> (current: StoredObject, update: StoredObject, collisionCount: Int)? {
+        let set = s.object
+        let revs = history.owned(by: set.uid)
+        let data = RevisionHistory.data(template: set["spec"]?["template"] ?? .null)
+        var collisions = WorkloadFacts.int(set["status"]?["collisionCount"])
+        var update: StoredObject?
+        let next = (revs.last.map(RevisionHistory.number) ?? 0) + 1
+        if let equal = revs.last(where: { $0.object["data"] == data }) {
+            update = equal.name == revs.last?.name || set.deletionTimestamp != nil
+                ? equal : history.renumber(storage, equal, to: next)
+        } else if set.deletionTimestamp == nil {
+            for _ in 0..<8 where update == nil {
+                let hash = RevisionHistory.hash(data: data, collisionCount: Int64(collisions))
+                var collided = false
+                update = history.create(storage, owner: set, name: "\(set.name.prefix(223))-\(hash)", hash: hash, data: data,
+                                        revision: next, collided: &collided)
+                guard collided else { break }
+                collisions += 1
+            }
+        }
+        guard let update else {
+            if set.deletionTimestamp == nil { sq.add(OwnedIndex.key(s), after: 1) }
+            return nil
+        }
+        let current = revs.first { $0.name == set["status"]?["currentRevision"].stringValue } ?? update
+        return (current, update, collisions)
+    }
+
+    /// Upstream's `truncateHistory`: revisions neither current, update nor on a pod, oldest first, beyond
+    /// `revisionHistoryLimit`.
+    func truncateHistory(_ set: JSONObject, current: String, update: String) {
+        var live: Set<String> = [current, update]
+        for p in pods.owned(by: set.uid) { live.insert(Self.revision(p.object)) }
+        let old = history.owned(by: set.uid).filter { !live.contains($0.name) }
+        history.delete(storage, old, count: old.count - WorkloadFacts.int(set["spec"]?["revisionHistoryLimit"], 10))
     }
 
     func create(_ set: JSONObject, ordinal: Int, revision: String, template: JSON) -> StoredObject? {
@@ -166,7 +216,10 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
         }
     }
 
-    func writeStatus(_ s: StoredObject, updateRevision: String, currentRevision: String, rolling: Bool, replicas: Int) {
+    /// Returns the current revision written (the update revision once a rolling update is done).
+    @discardableResult
+    func writeStatus(_ s: StoredObject, updateRevision: String, currentRevision: String, rolling: Bool, replicas: Int,
+                     collisionCount: Int) -> String {
         let set = s.object
         let minReady = WorkloadFacts.int(set["spec"]?["minReadySeconds"])
         let now = WorkloadFacts.now()
@@ -199,12 +252,12 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
             ("updatedReplicas", .int(Int64(updated))),
             ("currentRevision", .string(currentRev)),
             ("updateRevision", .string(updateRevision)),
-            ("collisionCount", .int(0)),
+            ("collisionCount", .int(Int64(collisionCount))),
             ("availableReplicas", .int(Int64(available))),
         ], keepZero: ["replicas", "collisionCount", "availableReplicas"])
         if let c = set["status"]?["conditions"], !c.isNull { status["conditions"] = c }
         if let r = recheck { sq.add(OwnedIndex.key(s), after: Double(r) + 0.05) }
-        guard set["status"] != .object(status) else { return }
+        guard set["status"] != .object(status) else { return currentRev }
         _ = try? storage.update(.statefulSet, namespace: set.namespace, name: set.name, subresource: "status",
                                 options: Self.writeOptions) { cur in
             guard cur.uid == set.uid else { return cur }
@@ -212,5 +265,6 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
             c["status"] = .object(status)
             return c
         }
+        return currentRev
     }
 }

@@ -14,6 +14,7 @@ extension ResourceKind {
         case "ReplicaSet": k.table = .replicaSet
         case "StatefulSet": k.table = .statefulSet
         case "DaemonSet": k.table = .daemonSet
+        case "ControllerRevision": k.table = .controllerRevision
         case "PodDisruptionBudget": k.table = .podDisruptionBudget
         default: break
         }
