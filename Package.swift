@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C interop with Debian's libmicrohttpd (apt-get install libmicrohttpd-dev).
@@ -23,16 +24,20 @@ let package = Package(
         .target(name: "KemuRegistry", dependencies: ["KemuAPI", "KemuStore"]),
         // Controllers that run inside kemu (garbage collector, namespace lifecycle, ...).
         .target(name: "KemuControllers", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry"]),
+        // `kemu serve --cluster FILE.yaml`: the cluster file, read into ClusterOptions (the only user of Yams).
+        .target(name: "KemuClusterFile", dependencies: ["KemuAPI", "KemuControllers", .product(name: "Yams", package: "Yams")]),
         // REST handlers, routing, discovery, OpenAPI, Tables.
         .target(name: "KemuServer", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP", "KemuControllers"]),
         .executableTarget(name: "kemu", dependencies: [
             "KemuServer",
+            "KemuClusterFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KemuAPITests", dependencies: ["KemuAPI"]),
         .testTarget(name: "KemuStoreTests", dependencies: ["KemuStore", "KemuAPI"]),
         .testTarget(name: "KemuRegistryTests", dependencies: ["KemuRegistry", "KemuAPI", "KemuStore"]),
         .testTarget(name: "KemuControllersTests", dependencies: ["KemuControllers", "KemuRegistry", "KemuStore", "KemuAPI"]),
+        .testTarget(name: "KemuClusterFileTests", dependencies: ["KemuClusterFile", "KemuControllers", "KemuAPI"]),
         .testTarget(name: "KemuServerTests", dependencies: ["KemuServer", "KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP"]),
     ]
 )

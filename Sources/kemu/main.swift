@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import KemuClusterFile
+import KemuControllers
 import KemuServer
 
 struct Kemu: ParsableCommand {
@@ -29,12 +32,16 @@ struct Serve: ParsableCommand {
     @Option(help: "Most endpoints per subset the mirroring controller copies into one slice.") var mirroringMaxEndpointsPerSubset = 1000
     @Option(help: "Client writes to controller-managed EndpointSlices/Endpoints: reject (403), warn (accept with a Warning, then reconcile back) or allow.")
     var derivedWrites = "reject"
-    @Option(help: "Simulated nodes kemu creates at start (kemu-node-1…N).") var nodes = 3
-    @Option(help: "Zones the simulated nodes are spread over, comma-separated.") var zones = "zone-a,zone-b,zone-c"
-    @Option(help: "Pod network; each simulated node gets a /24 (IPv4) or /64 (IPv6) of it. v4,v6 for dual stack.") var clusterCidr = "10.244.0.0/16"
-    @Option(help: "Pod IP families: ipv4, ipv6 or dual.") var ipFamily = "ipv4"
-    @Option(help: "Seconds between a simulated pod starting and turning Ready.") var podReadyDelay = 0.0
-    @Option(help: "Pods a simulated node accepts.") var maxPodsPerNode = 110
+    // The cluster-shaping options are optional so that one given explicitly can be told from its default:
+    // with --cluster, a flag and the file may not both state a setting.
+    @Option(help: "YAML file describing the simulated cluster: nodes, zones, pod network (see README).") var cluster: String?
+    @Option(help: "Simulated nodes kemu creates at start (kemu-node-1…N). (default: 3)") var nodes: Int?
+    @Option(help: "Zones the simulated nodes are spread over, comma-separated. (default: zone-a,zone-b,zone-c)") var zones: String?
+    @Option(help: "Pod network; each simulated node gets a /24 (IPv4) or /64 (IPv6) of it. v4,v6 for dual stack. (default: 10.244.0.0/16)")
+    var clusterCidr: String?
+    @Option(help: "Pod IP families: ipv4, ipv6 or dual. (default: ipv4)") var ipFamily: String?
+    @Option(help: "Seconds between a simulated pod starting and turning Ready. (default: 0)") var podReadyDelay: Double?
+    @Option(help: "Pods a simulated node accepts. (default: 110)") var maxPodsPerNode: Int?
     @Flag(inversion: .prefixedNo, help: "Bind pods without spec.nodeName to a node (--no-scheduler leaves them Pending).") var scheduler = true
 
     func validate() throws {
@@ -45,10 +52,10 @@ struct Serve: ParsableCommand {
         guard (1...1000).contains(maxEndpointsPerSlice) else { throw ValidationError("--max-endpoints-per-slice must be between 1 and 1000") }
         guard endpointUpdatesBatchPeriod >= 0 else { throw ValidationError("--endpoint-updates-batch-period must not be negative") }
         guard mirroringMaxEndpointsPerSubset >= 1 else { throw ValidationError("--mirroring-max-endpoints-per-subset must be at least 1") }
-        guard nodes >= 0 else { throw ValidationError("--nodes must not be negative") }
-        guard ["ipv4", "ipv6", "dual"].contains(ipFamily) else { throw ValidationError("--ip-family must be one of: ipv4, ipv6, dual") }
-        guard podReadyDelay >= 0 else { throw ValidationError("--pod-ready-delay must not be negative") }
-        guard (1...250).contains(maxPodsPerNode) else { throw ValidationError("--max-pods-per-node must be between 1 and 250") }
+        guard (nodes ?? 0) >= 0 else { throw ValidationError("--nodes must not be negative") }
+        guard ClusterOptions.ipFamilies.contains(ipFamily ?? "ipv4") else { throw ValidationError("--ip-family must be one of: ipv4, ipv6, dual") }
+        guard (podReadyDelay ?? 0) >= 0 else { throw ValidationError("--pod-ready-delay must not be negative") }
+        guard (1...250).contains(maxPodsPerNode ?? 110) else { throw ValidationError("--max-pods-per-node must be between 1 and 250") }
         guard DerivedWritePolicy(rawValue: derivedWrites) != nil else {
             throw ValidationError("--derived-writes must be one of: reject, warn, allow")
         }
@@ -72,15 +79,39 @@ struct Serve: ParsableCommand {
         o.server.controllers.endpointsControllerEnabled = !disableEndpointsController
         o.server.controllers.mirroringMaxEndpointsPerSubset = mirroringMaxEndpointsPerSubset
         o.server.derivedWrites = DerivedWritePolicy(rawValue: derivedWrites)!
-        o.server.controllers.cluster.nodes = nodes
-        o.server.controllers.cluster.zones = zones.split(separator: ",").map(String.init)
-        o.server.controllers.cluster.clusterCIDR = clusterCidr
-        o.server.controllers.cluster.ipFamily = ipFamily
-        o.server.controllers.cluster.podReadyDelay = podReadyDelay
-        o.server.controllers.cluster.maxPodsPerNode = maxPodsPerNode
-        o.server.controllers.cluster.schedulerEnabled = scheduler
+        o.server.controllers.cluster = try clusterOptions()
         let code = ServerRuntime.run(o)
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+extension Serve {
+    /// The simulated cluster from the flags, then the cluster file on top. A problem with either is reported
+    /// on stderr (naming the file, key path and problem) and kemu exits 2 before it listens.
+    func clusterOptions() throws -> ClusterOptions {
+        var c = ClusterOptions()
+        if let nodes { c.nodes = nodes }
+        if let zones { c.zones = zones.split(separator: ",").map(String.init) }
+        if let clusterCidr { c.clusterCIDR = clusterCidr }
+        if let ipFamily { c.ipFamily = ipFamily }
+        if let podReadyDelay { c.podReadyDelay = podReadyDelay }
+        if let maxPodsPerNode { c.maxPodsPerNode = maxPodsPerNode }
+        c.schedulerEnabled = scheduler
+        do {
+            if let cluster {
+                let given: [(ClusterFile.Setting, Bool)] = [(.nodes, nodes != nil), (.zones, zones != nil), (.clusterCIDR, clusterCidr != nil),
+                    (.ipFamily, ipFamily != nil), (.podReadyDelay, podReadyDelay != nil), (.maxPodsPerNode, maxPodsPerNode != nil)]
+                return try ClusterFile.load(path: cluster, defaults: c, flagsGiven: Set(given.filter(\.1).map(\.0)))
+            }
+            try c.validate()
+            return c
+        } catch let e as ClusterFileError {
+            FileHandle.standardError.write(Data("kemu: \(e)\n".utf8))
+        } catch let e as ClusterProblem {
+            let flag = ClusterFile.Setting(rawValue: String(e.path.prefix { $0 != "[" && $0 != "." }))?.flag ?? e.path
+            FileHandle.standardError.write(Data("kemu: \(flag): \(e.message)\n".utf8))
+        }
+        throw ExitCode(2)
     }
 }
 

@@ -52,12 +52,14 @@ class KemuServer:
         self.exit_code = None
 
     # The API-level suites drive pods themselves (pods/status), so by default kemu runs as a bare API
-    # server: no simulated nodes and no scheduler. Suites about the simulated cluster pass --nodes.
+    # server: no simulated nodes and no scheduler. Suites about the simulated cluster pass --nodes or --cluster.
     BARE = ["--nodes", "0", "--no-scheduler"]
+    CLUSTER_FLAGS = ("--nodes", "--cluster")
 
     @property
     def argv(self):
-        cluster = [] if any(a == "--nodes" or a.startswith("--nodes=") for a in self.extra_args) else self.BARE
+        shaped = any(a.split("=", 1)[0] in self.CLUSTER_FLAGS for a in self.extra_args)
+        cluster = [] if shaped else self.BARE
         return [self.binary, "serve", "--address", "127.0.0.1", "--port", "0", *cluster, *self.extra_args]
 
     def start(self, timeout=30):

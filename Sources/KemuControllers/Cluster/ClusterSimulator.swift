@@ -206,7 +206,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         let cidrs = (cidrTexts.isEmpty ? [node["spec"]?["podCIDR"].stringValue ?? ""] : cidrTexts).compactMap { CIDR($0) }
         if let first = cidrs.first, let r = podRanges.first(where: { $0.isIPv6 == first.isIPv6 }) {
             let mask = first.isIPv6 ? cluster.nodeMaskV6 : cluster.nodeMaskV4
-            if first.prefix == mask, let idx = subnetIndex(first, in: r, mask: mask) {
+            if let idx = r.subnetIndex(of: first, mask: mask) {
                 n.subnetIndex = idx
                 usedSubnets.insert(idx)
                 nextSubnetCandidate = max(nextSubnetCandidate, idx + 1)
@@ -258,18 +258,6 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
             }
             return n
         }
-    }
-
-    func subnetIndex(_ c: CIDR, in range: CIDR, mask: Int) -> Int? {
-        guard mask >= range.prefix else { return nil }
-        let shift = c.bits - mask
-        if c.isIPv6 {
-            guard shift >= 64, c.hi >= range.hi else { return nil }
-            return Int(truncatingIfNeeded: (c.hi - range.hi) >> UInt64(shift - 64))
-        }
-        guard c.lo >= range.lo else { return nil }
-        let idx = Int((c.lo - range.lo) >> UInt64(shift))
-        return idx < (1 << (mask - range.prefix)) ? idx : nil
     }
 
     /// Gives a simulated node without `spec.podCIDR` the first free node subnet (as the node IPAM controller).

@@ -1,10 +1,12 @@
 import KemuAPI
 
 /// The simulated cluster kemu runs: how many nodes, in which zones, and the pod network.
-/// (`--nodes`, `--zones`, `--cluster-cidr`, `--ip-family`, `--pod-ready-delay`.)
+/// (`--nodes`, `--zones`, `--cluster-cidr`, `--ip-family`, `--pod-ready-delay`, or `--cluster FILE.yaml`.)
 public struct ClusterOptions: Sendable {
-    /// Nodes kemu creates at start (`kemu-node-1` … `kemu-node-N`); 0 creates none.
+    /// Nodes kemu creates at start (`kemu-node-1` … `kemu-node-N`); 0 creates none. Unused when `nodeSpecs` is set.
     public var nodes = 3
+    /// The nodes kemu creates at start, one by one (a cluster file's `nodes:`); nil: `nodes` nodes as above.
+    public var nodeSpecs: [NodeSpec]?
     /// Zones the nodes are spread over, round-robin: node i gets `zones[(i-1) % zones.count]`.
     public var zones = ["zone-a", "zone-b", "zone-c"]
     /// Region label of every node kemu creates.
@@ -37,6 +39,58 @@ public struct ClusterOptions: Sendable {
     public var instanceType = "kemu.standard"
     public var kubeletVersion = "v1.32.4"
     public init() {}
+}
+
+/// One node kemu creates at start, as a cluster file describes it.
+public struct NodeSpec: Sendable, Equatable {
+    public var name: String
+    public var zone: String
+    /// Added to kemu's kubelet-style labels (replacing those with the same key).
+    public var labels: [String: String] = [:]
+    public var taints: [NodeTaint] = []
+    /// Capacity (and allocatable); nil: the cluster's `nodeCPU`, `nodeMemory`, `maxPodsPerNode`.
+    public var cpu: String?
+    public var memory: String?
+    public var pods: Int?
+    /// `spec.unschedulable` (cordoned).
+    public var unschedulable = false
+    /// Pod ranges, one per IP family in use; empty: the next free node subnet of the cluster CIDR.
+    public var podCIDRs: [String] = []
+    /// Where the node is described (`nodes[2]`), for messages.
+    public var origin: String
+
+    public init(name: String, zone: String, origin: String) {
+        self.name = name
+        self.zone = zone
+        self.origin = origin
+    }
+}
+
+public struct NodeTaint: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    public var effect: String
+
+    public init(key: String, value: String = "", effect: String) {
+        self.key = key
+        self.value = value
+        self.effect = effect
+    }
+}
+
+/// A setting of `ClusterOptions` kemu cannot run with: `path` names it as a cluster file would
+/// (`clusterCIDR`, `nodes[2].podCIDRs`), `message` says what is wrong.
+public struct ClusterProblem: Error, Equatable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(_ path: String, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
 }
 
 /// Labels and annotations of the simulation.
@@ -102,6 +156,16 @@ struct CIDR: Sendable, Equatable {
             n.lo = lo &+ (UInt64(index) << UInt64(shift))
         }
         return n
+    }
+
+    /// Which `/mask` subnet of this range `sub` is (the inverse of `subnet(_:mask:)`); nil when `sub` is not
+    /// a `/mask` inside this range.
+    func subnetIndex(of sub: CIDR, mask: Int) -> Int? {
+        guard sub.isIPv6 == isIPv6, sub.prefix == mask, mask >= prefix, mask - prefix < 62,
+              CIDR((sub.address(0) ?? "") + "/\(prefix)") == self else { return nil }
+        let shift = bits - mask
+        let shifted = shift >= 64 ? sub.hi >> UInt64(shift - 64) : shift == 0 ? sub.lo : sub.lo >> UInt64(shift) | sub.hi << UInt64(64 - shift)
+        return Int(shifted & ((1 << UInt64(mask - prefix)) - 1))
     }
 
     /// The `offset`-th address inside this CIDR, as text; nil when out of range.

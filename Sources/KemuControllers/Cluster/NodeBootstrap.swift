@@ -1,8 +1,9 @@
 import KemuAPI
 import KemuRegistry
 
-/// The Nodes kemu creates at start: `kemu-node-1` … `kemu-node-N`, spread round-robin over the zones,
-/// Ready, with kubelet-style labels, capacity, nodeInfo, addresses and a podCIDR per IP family.
+/// The Nodes kemu creates at start: `kemu-node-1` … `kemu-node-N`, spread round-robin over the zones (or the
+/// nodes a cluster file describes), Ready, with kubelet-style labels, capacity, nodeInfo, addresses and a
+/// podCIDR per IP family.
 enum NodeBootstrap {
     static func name(_ i: Int) -> String { "kemu-node-\(i)" }
 
@@ -30,29 +31,44 @@ enum NodeBootstrap {
          "reason": .string(reason), "message": .string(message)]
     }
 
-    /// The Node object for kemu node number `i` (1-based); `cidrs` are its pod ranges.
+    /// The Node object for kemu node number `i` (1-based) as `--nodes` makes it; `cidrs` are its pod ranges.
     static func node(_ i: Int, options o: ClusterOptions, cidrs: [CIDR], now: String = Timestamp.now()) -> JSONObject {
-        let name = name(i)
-        let zone = o.zone(ofNode: i)
-        let labels: [String: String] = [
+        node(PlannedNode(spec: NodeSpec(name: name(i), zone: o.zone(ofNode: i), origin: "nodes"), index: i, cidrs: cidrs), options: o, now: now)
+    }
+
+    /// The Node object for a planned node: kubelet-style labels (the spec's own on top), taints, capacity and pod ranges.
+    static func node(_ p: PlannedNode, options o: ClusterOptions, now: String = Timestamp.now()) -> JSONObject {
+        let name = p.spec.name
+        let zone = p.spec.zone
+        var labels: [String: String] = [
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", ClusterLabels.hostname: name,
             ClusterLabels.zone: zone, ClusterLabels.region: o.region, ClusterLabels.instanceType: o.instanceType,
             "failure-domain.beta.kubernetes.io/zone": zone, "failure-domain.beta.kubernetes.io/region": o.region,
             ClusterLabels.simulated: "true",
         ]
+        labels.merge(p.spec.labels) { _, own in own }
         let meta: JSONObject = [
             "name": .string(name), "labels": .stringMap(labels),
             "annotations": .stringMap([ClusterLabels.simulated: "true", "node.alpha.kubernetes.io/ttl": "0",
                                        "volumes.kubernetes.io/controller-managed-attach-detach": "true"]),
         ]
         var spec: JSONObject = ["providerID": .string("kemu://\(o.region)/\(zone)/\(name)")]
-        if let first = cidrs.first {
+        if let first = p.cidrs.first {
             spec["podCIDR"] = .string(first.text)
-            spec["podCIDRs"] = .array(cidrs.map { .string($0.text) })
+            spec["podCIDRs"] = .array(p.cidrs.map { .string($0.text) })
         }
-        let resources: JSON = ["cpu": .string(o.nodeCPU), "ephemeral-storage": "100Gi", "hugepages-1Gi": "0",
-                               "hugepages-2Mi": "0", "memory": .string(o.nodeMemory), "pods": .string(String(o.maxPodsPerNode))]
+        if p.spec.unschedulable { spec["unschedulable"] = true }
+        if !p.spec.taints.isEmpty {
+            spec["taints"] = .array(p.spec.taints.map { t in
+                var o: JSONObject = ["key": .string(t.key), "effect": .string(t.effect)]
+                if !t.value.isEmpty { o["value"] = .string(t.value) }
+                return .object(o)
+            })
+        }
+        let resources: JSON = ["cpu": .string(p.spec.cpu ?? o.nodeCPU), "ephemeral-storage": "100Gi", "hugepages-1Gi": "0",
+                               "hugepages-2Mi": "0", "memory": .string(p.spec.memory ?? o.nodeMemory),
+                               "pods": .string(String(p.spec.pods ?? o.maxPodsPerNode))]
         let status: JSONObject = [
             "capacity": resources, "allocatable": resources,
             "conditions": [
@@ -61,7 +77,7 @@ enum NodeBootstrap {
                 condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", now),
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now),
             ],
-            "addresses": [["type": "InternalIP", "address": .string(ClusterOptions.nodeAddress(i))],
+            "addresses": [["type": "InternalIP", "address": .string(ClusterOptions.nodeAddress(p.index))],
                           ["type": "Hostname", "address": .string(name)]],
             "daemonEndpoints": ["kubeletEndpoint": ["Port": 10250]],
             "nodeInfo": [
@@ -78,16 +94,13 @@ enum NodeBootstrap {
 
     /// Creates the missing kemu nodes (existing ones are left as they are), with field manager `kubelet`.
     static func create(storage: ObjectStorage, options o: ClusterOptions) throws {
-        guard o.nodes > 0 else { return }
-        for i in 1...o.nodes {
-            let name = name(i)
+        for p in try o.plan() {
+            let name = p.spec.name
             if storage.store.get(ResourceKind.node.groupResource, namespace: "", name: name) != nil { continue }
-            let cidrs = o.nodeCIDRs(i - 1) ?? []
-            _ = try storage.create(.node, namespace: "", body: node(i, options: o, cidrs: cidrs),
-                                   options: WriteOptions(fieldManager: "kubelet"))
+            _ = try storage.create(.node, namespace: "", body: node(p, options: o), options: WriteOptions(fieldManager: "kubelet"))
             // Should create drop the status, set it through nodes/status.
             if storage.store.get(ResourceKind.node.groupResource, namespace: "", name: name)?.object["status"]?["nodeInfo"] == nil {
-                let status = node(i, options: o, cidrs: cidrs)["status"]
+                let status = node(p, options: o)["status"]
                 _ = try storage.update(.node, namespace: "", name: name, subresource: "status",
                                        options: WriteOptions(fieldManager: "kubelet")) { cur in
                     var n = cur; n["status"] = status; return n
