@@ -399,6 +399,8 @@ final class EndpointsBuilderTests: XCTestCase {
         let first = EndpointsBuilder.reconcile(service: svc, subsets: many, current: nil, triggerTime: nil)!
         XCTAssertEqual(first.annotations["endpoints.kubernetes.io/over-capacity"], "truncated")
         XCTAssertEqual(EndpointSubsets.addressCount(first["subsets"]!.arrayValue!), 1000)
+        // Written once: a resync without a new trigger time finds nothing to change.
+        XCTAssertNil(EndpointsBuilder.reconcile(service: svc, subsets: many, current: first, triggerTime: nil))
         // A wrong value is corrected; the annotation goes once the addresses fit.
         var warned = first
         warned.metadata["annotations"] = ["endpoints.kubernetes.io/over-capacity": "warning"]

@@ -92,11 +92,13 @@ public enum EndpointsBuilder {
         return labels
     }
 
-    /// The over-capacity annotation is right when the stored addresses fit and it is absent.
-    static func capacityAnnotationSetCorrectly(_ current: JSONObject) -> Bool {
+    /// The over-capacity annotation is right when the stored addresses fit and it says `truncated`
+    /// exactly when they were cut. (Upstream requires it absent, but compares untruncated subsets, so
+    /// an over-capacity object is rewritten on every sync there anyway.)
+    static func capacityAnnotationSetCorrectly(_ current: JSONObject, truncated: Bool) -> Bool {
         let stored = current["subsets"]?.arrayValue ?? []
         if EndpointSubsets.addressCount(stored) > maxCapacity { return false }
-        return current.annotations[overCapacityAnnotation] == nil
+        return current.annotations[overCapacityAnnotation] == (truncated ? "truncated" : nil)
     }
 
     /// The object to write for `service`, given the desired (repacked) `subsets` and what is
@@ -117,7 +119,7 @@ public enum EndpointsBuilder {
             compareLabels[headlessLabel] = nil
             if EndpointSubsets.comparable(current["subsets"]) == EndpointSubsets.comparable(.array(written)),
                compareLabels == serviceLabelsWithManagedBy(service),
-               capacityAnnotationSetCorrectly(current) {
+               capacityAnnotationSetCorrectly(current, truncated: truncated) {
                 return nil
             }
         }
