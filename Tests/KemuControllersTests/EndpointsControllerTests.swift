@@ -392,6 +392,18 @@ final class EndpointsBuilderTests: XCTestCase {
         XCTAssertEqual(fixed.labels, ["app": "web", "endpoints.kubernetes.io/managed-by": "endpoint-controller"])
     }
 
+    func testAddressesSortByIPBytesThenTargetRef() {
+        func a(_ ip: String, _ uid: String? = nil) -> JSON {
+            uid.map { ["ip": .string(ip), "targetRef": ["kind": "Pod", "uid": .string($0)]] } ?? ["ip": .string(ip)]
+        }
+        let long1 = "fd00:1:2:3:4:5:6:aaab", long2 = "fd00:1:2:3:4:5:6:aaaa"
+        let out = EndpointSubsets.repack([["addresses": [a(long1), a("10.1.2.1", "b"), a("10.1.10.1"), a(long2),
+                                                         a("10.1.2.1", "a"), a("10.1.2.1"), a("9.0.0.1")],
+                                           "ports": [["port": 80]]]])
+        let got = (out[0]["addresses"].arrayValue ?? []).map { ($0["ip"].stringValue ?? "") + "/" + ($0["targetRef"]["uid"].stringValue ?? "-") }
+        XCTAssertEqual(got, ["10.1.10.1/-", "10.1.2.1/-", "10.1.2.1/a", "10.1.2.1/b", "9.0.0.1/-", long2 + "/-", long1 + "/-"])
+    }
+
     func testOverCapacityAnnotationSetAndCleared() {
         let svc = epService()
         let many: [JSON] = [["addresses": .array((0..<1001).map { ["ip": .string("10.0.\($0 / 250).\($0 % 250)")] }),

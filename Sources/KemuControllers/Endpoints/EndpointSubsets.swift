@@ -59,8 +59,6 @@ public enum EndpointSubsets {
         }
     }
 
-    struct AddressKey: Hashable { let ip: String; let uid: String }
-
     /// Repacks subsets into the canonical layout and sorts them.
     public static func repack(_ subsets: [JSON]) -> [JSON] {
         repack(subsets.map(subset)).map(\.json)
@@ -75,13 +73,13 @@ public enum EndpointSubsets {
     static func repack<A: SubsetAddress>(_ subsets: [Subset<A>]) -> [Subset<A>] {
         // Each distinct address once; per port, each address's state: 0 absent, 1 ready, 2 not ready.
         var addresses: [A] = []
-        var addressIndex: [AddressKey: Int] = [:]
+        var addressIndex: [A.Identity: Int] = [:]
         var portOrder: [Port] = []
         var portPosition: [Port: Int] = [:]
         var columns: [[UInt8]] = []
 
         func record(_ address: A, _ port: Port, ready: Bool) {
-            let key = AddressKey(ip: address.ip, uid: address.refUID ?? "")
+            let key = address.identity
             let index: Int
             if let i = addressIndex[key] { index = i } else {
                 index = addresses.count
@@ -139,12 +137,24 @@ public enum EndpointSubsets {
 
     /// Addresses by the bytes of their IP string, then by targetRef UID (no targetRef first).
     static func sortAddresses<A: SubsetAddress>(_ list: [A]) -> [A] {
-        list.sorted { x, y in
-            if x.ip != y.ip { return x.ip.utf8.lexicographicallyPrecedes(y.ip.utf8) }
-            guard let yUID = y.refUID else { return false }
-            guard let xUID = x.refUID else { return true }
-            return xUID.utf8.lexicographicallyPrecedes(yUID.utf8)
+        // The first 16 bytes of the IP (all of an IPv4 one) as two big-endian integers decide most comparisons.
+        func keyed(_ a: A) -> (hi: UInt64, lo: UInt64, address: A) {
+            var hi: UInt64 = 0, lo: UInt64 = 0, i = 0
+            for b in a.ip.utf8.prefix(16) {
+                if i < 8 { hi |= UInt64(b) << (56 - 8 * i) } else { lo |= UInt64(b) << (56 - 8 * (i - 8)) }
+                i += 1
+            }
+            return (hi, lo, a)
         }
+        return list.map(keyed).sorted { x, y in
+            if x.hi != y.hi { return x.hi < y.hi }
+            if x.lo != y.lo { return x.lo < y.lo }
+            let (a, b) = (x.address, y.address)
+            if a.ip.utf8.count > 16 || b.ip.utf8.count > 16, a.ip != b.ip { return a.ip.utf8.lexicographicallyPrecedes(b.ip.utf8) }
+            guard let yUID = b.refUID else { return false }
+            guard let xUID = a.refUID else { return true }
+            return xUID.utf8.lexicographicallyPrecedes(yUID.utf8)
+        }.map(\.address)
     }
 
     /// Caps the addresses at `capacity`, preferring ready ones and sharing the room among subsets in
@@ -213,6 +223,9 @@ public enum EndpointSubsets {
 
 /// What the repacking needs of an address: its identity (IP, targetRef UID) and its JSON form.
 protocol SubsetAddress {
+    /// Equal for the same address: the same IP and targetRef UID.
+    associatedtype Identity: Hashable
+    var identity: Identity { get }
     var ip: String { get }
     /// nil when the address has no targetRef.
     var refUID: String? { get }
@@ -230,4 +243,7 @@ struct WrittenAddress: SubsetAddress {
         ip = json["ip"].stringValue ?? ""
         refUID = json["targetRef"].isNull ? nil : json["targetRef"]["uid"].stringValue ?? ""
     }
+
+    struct Identity: Hashable { let ip: String; let uid: String }
+    var identity: Identity { Identity(ip: ip, uid: refUID ?? "") }
 }

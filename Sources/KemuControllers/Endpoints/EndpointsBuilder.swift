@@ -154,6 +154,8 @@ struct PodAddress: SubsetAddress {
     let pod: PodDigest
 
     var refUID: String? { pod.uid }
+    /// A pod contributes one address, so the pod (one digest per pod) identifies it.
+    var identity: ObjectIdentifier { ObjectIdentifier(pod) }
 
     var json: JSON {
         var a = JSONObject()
