@@ -38,16 +38,18 @@ final class DisruptionController: Controller, @unchecked Sendable {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let pdb = storage.store.get(ResourceKind.podDisruptionBudget.groupResource, namespace: parts[0], name: parts[1]) else { return }
         let pods = podsCovered(by: pdb.object)
-        let status = Self.status(pdb.object, pods: pods, expected: expectedCount(pods))
+        let expected = expectedCount(pods)
         let podNames = Set(pods.map(\.name))
         _ = try? storage.update(.podDisruptionBudget, namespace: parts[0], name: parts[1], subresource: "status",
                                 options: Self.writeOptions) { current in
-            var o = current
-            var merged = status
+            // Computed from the stored budget, inside the write: an eviction that consumed a disruption since
+            // the budget was read is in its disruptedPods, so the pod no longer counts as healthy.
+            var merged = Self.status(current, pods: pods, expected: expected)
             // Evictions still in flight: forget the ones whose pod is gone.
             var disrupted = current["status"]?["disruptedPods"].objectValue ?? JSONObject()
             for k in disrupted.keys where !podNames.contains(k) { disrupted[k] = nil }
             merged["disruptedPods"] = disrupted.isEmpty ? nil : .object(disrupted)
+            var o = current
             o["status"] = .object(merged)
             return o
         }
