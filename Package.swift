@@ -24,10 +24,12 @@ let package = Package(
         .target(name: "KemuRegistry", dependencies: ["KemuAPI", "KemuStore"]),
         // Controllers that run inside kemu (garbage collector, namespace lifecycle, ...).
         .target(name: "KemuControllers", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry"]),
-        // `kemu serve --cluster FILE.yaml`: the cluster file, read into ClusterOptions (the only user of Yams).
+        // `kemu serve --cluster FILE.yaml`: the cluster file, read into ClusterOptions.
         .target(name: "KemuClusterFile", dependencies: ["KemuAPI", "KemuControllers", .product(name: "Yams", package: "Yams")]),
+        // YAML request bodies, read as the JSON they stand for.
+        .target(name: "KemuYAML", dependencies: ["KemuAPI", .product(name: "Yams", package: "Yams")]),
         // REST handlers, routing, discovery, OpenAPI, Tables.
-        .target(name: "KemuServer", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP", "KemuControllers"]),
+        .target(name: "KemuServer", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP", "KemuControllers", "KemuYAML"]),
         .executableTarget(name: "kemu", dependencies: [
             "KemuServer",
             "KemuClusterFile",
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "KemuStoreTests", dependencies: ["KemuStore", "KemuAPI"]),
         .testTarget(name: "KemuRegistryTests", dependencies: ["KemuRegistry", "KemuAPI", "KemuStore"]),
         .testTarget(name: "KemuControllersTests", dependencies: ["KemuControllers", "KemuRegistry", "KemuStore", "KemuAPI"]),
+        .testTarget(name: "KemuYAMLTests", dependencies: ["KemuYAML", "KemuAPI"]),
         .testTarget(name: "KemuClusterFileTests", dependencies: ["KemuClusterFile", "KemuControllers", "KemuAPI"]),
         .testTarget(name: "KemuServerTests", dependencies: ["KemuServer", "KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP"]),
     ]

@@ -4,6 +4,7 @@ import KemuControllers
 import KemuHTTP
 import KemuRegistry
 import KemuStore
+import KemuYAML
 
 /// Server-wide settings.
 public struct ServerConfig: Sendable {
@@ -197,10 +198,11 @@ struct RequestContext {
         let ct = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingWhitespace().lowercased() } ?? ""
         if ct == "application/vnd.kubernetes.protobuf" {
             throw APIError(code: 415, reason: "UnsupportedMediaType",
-                           message: "the body of the request was in an unknown format - accepted media types include: application/json (kemu does not decode protobuf bodies yet; kubectl's imperative `create <kind>` sends them: use `kubectl create -f` instead)")
+                           message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (kemu does not decode protobuf bodies yet; kubectl's imperative `create <kind>` sends them: use `kubectl create -f` instead)")
         }
+        if ct == "application/yaml" { return try BodyDecoder.yamlObject(request.body, kind: kind) }
         if !ct.isEmpty && ct != "application/json" && ct != "*/*" {
-            throw APIError.unsupportedMediaType(ct, accepted: ["application/json"])
+            throw APIError.unsupportedMediaType(ct, accepted: ["application/json", "application/yaml"])
         }
         return try BodyDecoder.object(request.body, kind: kind)
     }
@@ -221,5 +223,15 @@ enum BodyDecoder {
             throw APIError.badRequest("the object provided is unrecognized (must be of type \(kind.kind)): couldn't get version/kind; json parse error: json: cannot unmarshal \(json.typeName) into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")
         }
         return o
+    }
+
+    /// A YAML body, read as the JSON it stands for (as kube-apiserver's YAML serializer does).
+    static func yamlObject(_ body: [UInt8], kind: ResourceKind) throws -> JSONObject {
+        guard !body.isEmpty else { return try object(body, kind: kind) }
+        do {
+            return try object(JSONWriter.encode(YAMLDocument.decode(body)), kind: kind)
+        } catch let error as YAMLDocument.Failure {
+            throw APIError.badRequest("the object provided is unrecognized (must be of type \(kind.kind)): error converting YAML to JSON: yaml: \(error.message)")
+        }
     }
 }
