@@ -1,3 +1,5 @@
+import Dispatch
+import FoundationEssentials
 import KemuAPI
 import KemuStore
 
@@ -77,6 +79,25 @@ final class EndpointSliceIndex {
         SlicePodRules.contribution(pod, service: view, node: pod.nodeName.isEmpty ? nil : nodes[pod.nodeName])
     }
 
+    /// Every pod's contribution; a big Service's are computed on all cores (they are independent).
+    func contributions(_ pods: [PodDigest], _ view: SliceServiceView) -> [PodContribution] {
+        let nodes = self.nodes
+        @Sendable func one(_ pod: PodDigest) -> PodContribution {
+            SlicePodRules.contribution(pod, service: view, node: pod.nodeName.isEmpty ? nil : nodes[pod.nodeName])
+        }
+        let chunks = min(ProcessInfo.processInfo.activeProcessorCount, pods.count / 1000)
+        guard chunks > 1 else { return pods.map(one) }
+        let out = [PodContribution?](unsafeUninitializedCapacity: pods.count) { buffer, count in
+            let base = UncheckedBox(buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let range = (pods.count * chunk / chunks)..<(pods.count * (chunk + 1) / chunks)
+                for i in range { (base.value + i).initialize(to: one(pods[i])) }
+            }
+            count = pods.count
+        }
+        return out.map { $0! }
+    }
+
     /// Brings the Service's cache up to date; returns the pods whose trigger times may have changed
     /// (name → Ready transition time) and whether that is every selected pod.
     func refresh(_ key: String, _ entry: ServiceEntry) -> (cache: ServiceCache, changed: [(String, Int?)], full: Bool) {
@@ -88,14 +109,12 @@ final class EndpointSliceIndex {
         if cache.needsRebuild {
             cache.desired = DesiredEndpoints(addressTypes: view.addressTypes, publishNotReadyAddresses: view.publishNotReadyAddresses)
             cache.dirty = []
-            let names = selection.selectedPods(key)
-            cache.desired.reserveCapacity(names.count)
-            changed.reserveCapacity(names.count)
-            for name in names {
-                guard let pod = selection.pod(view.namespace, name) else { continue }
-                let c = contribution(pod, view)
-                cache.desired.set(name, c)
-                changed.append((name, c.triggerTime))
+            let pods = selection.selectedPods(key).compactMap { selection.pod(view.namespace, $0) }
+            cache.desired.reserveCapacity(pods.count)
+            changed.reserveCapacity(pods.count)
+            for c in contributions(pods, view) {
+                cache.desired.set(c.podName, c)
+                changed.append((c.podName, c.triggerTime))
             }
             cache.needsRebuild = false
             return (cache, changed, true)
