@@ -38,6 +38,7 @@ final class DisruptionController: Controller, @unchecked Sendable {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let pdb = storage.store.get(ResourceKind.podDisruptionBudget.groupResource, namespace: parts[0], name: parts[1]) else { return }
         let pods = podsCovered(by: pdb.object)
+        if pods.isEmpty { recorder.event(pdb.object, EventRecorder.normal, "NoPods", "No matching pods found") }
         let expected = expectedCount(pods)
         let podNames = Set(pods.map(\.name))
         _ = try? storage.update(.podDisruptionBudget, namespace: parts[0], name: parts[1], subresource: "status",

@@ -24,7 +24,9 @@ final class GarbageCollector: Controller, @unchecked Sendable {
     init(storage: ObjectStorage) { self.storage = storage }
 
     func start() {
-        feeds = follow(storage, kinds: storage.registry.kinds, queue: queue, initial: { [self] kind, items in
+        // Events are among upstream's ignored resources: the collector neither watches nor indexes them.
+        let kinds = storage.registry.kinds.filter { $0.groupResource != ResourceKind.event.groupResource }
+        feeds = follow(storage, kinds: kinds, queue: queue, initial: { [self] kind, items in
             for o in items { observe(kind.groupResource, o, deleted: false) }
         }, handler: { [self] e in handle(e) })
     }

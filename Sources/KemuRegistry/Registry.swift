@@ -34,7 +34,7 @@ public struct Registry: Sendable {
 
     /// Every kind kemu serves, with its Table printer.
     public static let standard = Registry(kinds: [
-        .namespace, .node, .pod, .service, .endpoints, .endpointSlice, .deployment, .replicaSet, .statefulSet, .daemonSet,
+        .namespace, .node, .pod, .service, .endpoints, .event, .endpointSlice, .deployment, .replicaSet, .statefulSet, .daemonSet,
         .controllerRevision, .podDisruptionBudget,
     ].map(ResourceKind.withPrinter))
 

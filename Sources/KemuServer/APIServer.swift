@@ -21,6 +21,8 @@ public struct ServerConfig: Sendable {
     public var controllers = ControllerOptions()
     /// What happens to a client's write of a controller-managed EndpointSlice or Endpoints object.
     public var derivedWrites = DerivedWritePolicy.reject
+    /// `--event-ttl`: seconds an Event lives after its last write (0: forever).
+    public var eventTTLSeconds = 3600.0
     public init() {}
 }
 
@@ -44,6 +46,7 @@ public final class APIServer: HTTPHandler {
     let openAPI: OpenAPIDocuments
     let discovery: Discovery
     let controllers: ControllerManager
+    let eventExpiry: EventExpiry?
 
     public init(config: ServerConfig) {
         self.config = config
@@ -55,6 +58,7 @@ public final class APIServer: HTTPHandler {
                                 terminationGraceScale: config.terminationGraceScale, schemas: openAPI.schemaIndex)
         discovery = Discovery(registry: registry)
         controllers = ControllerManager(storage: storage, options: config.controllers)
+        eventExpiry = config.eventTTLSeconds > 0 ? EventExpiry(store: store, ttlSeconds: config.eventTTLSeconds) : nil
     }
 
     /// Seeds the objects every cluster has and starts the watch hub and controllers.
@@ -62,11 +66,13 @@ public final class APIServer: HTTPHandler {
         try Bootstrap.seed(storage: storage, allocators: allocators)
         try controllers.bootstrap()
         store.hub.start(initialRV: store.currentResourceVersion)
+        eventExpiry?.start()
         controllers.start()
     }
 
     public func stop() {
         controllers.stop()
+        eventExpiry?.stop()
         store.hub.stop()
     }
 

@@ -20,6 +20,8 @@ struct Serve: ParsableCommand {
     @Option(help: "HTTP worker threads.") var threads = 2
     @Option(help: "Maximum simultaneous connections (watches included).") var connectionLimit = 10_000
     @Option(help: "How many events the watch history keeps.") var eventHistory = 10_000
+    @Option(help: "How long an Event is kept after its last write: a duration such as 1h, 10m, 30s or 500ms (0 keeps events).")
+    var eventTtl = "1h"
     @Option(help: "Seconds between BOOKMARK events on watches that allow them.") var watchBookmarkInterval = 60.0
     @Option(help: "Unsent bytes after which a slow watcher is ended.") var watchBufferBytes = 16 * 1024 * 1024
     @Option(help: "Largest request body accepted, in bytes.") var maxBodyBytes = 3 * 1024 * 1024
@@ -47,6 +49,9 @@ struct Serve: ParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard eventHistory >= 1 else { throw ValidationError("--event-history must be at least 1") }
+        guard GoDuration.seconds(eventTtl) != nil else {
+            throw ValidationError("--event-ttl: invalid duration \"\(eventTtl)\" (use e.g. 1h, 10m, 30s, 500ms)")
+        }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard terminationGraceScale >= 0 else { throw ValidationError("--termination-grace-scale must not be negative") }
         guard (1...1000).contains(maxEndpointsPerSlice) else { throw ValidationError("--max-endpoints-per-slice must be between 1 and 1000") }
@@ -68,6 +73,7 @@ struct Serve: ParsableCommand {
         o.threads = threads
         o.connectionLimit = connectionLimit
         o.server.eventHistory = eventHistory
+        o.server.eventTTLSeconds = GoDuration.seconds(eventTtl)!
         o.server.watchBookmarkIntervalSeconds = watchBookmarkInterval
         o.server.maxWatchBufferBytes = watchBufferBytes
         o.server.maxBodyBytes = maxBodyBytes

@@ -46,6 +46,19 @@ final class SimTestCluster: @unchecked Sendable {
         }
     }
 
+    /// Sets the status of a node's Ready condition (as its kubelet, or its silence, would).
+    func setNodeReady(_ name: String, _ status: String) throws {
+        try patchNode(name, status: true) { n in
+            n.withObject("status") { st in
+                st["conditions"] = .array((st["conditions"]?.arrayValue ?? []).map { cond in
+                    guard cond["type"].stringValue == "Ready", case .object(var o) = cond else { return cond }
+                    o["status"] = .string(status)
+                    return .object(o)
+                })
+            }
+        }
+    }
+
     func annotate(_ name: String, _ key: String, _ value: String?) throws {
         _ = try storage.update(.pod, namespace: "test", name: name) { cur in
             var p = cur
@@ -372,15 +385,7 @@ final class ClusterSimulatorTests: XCTestCase {
         try c.pod("b", node: "kemu-node-2")
         try c.pod("forever", node: "kemu-node-1", spec: ["tolerations": [["operator": "Exists"]]])
         XCTAssertTrue(c.eventually { ["a", "b", "forever"].allSatisfy { isRunningReady(c.get($0)) } })
-        try c.patchNode("kemu-node-1", status: true) { n in
-            n.withObject("status") { st in
-                st["conditions"] = .array((st["conditions"]?.arrayValue ?? []).map { cond in
-                    guard cond["type"].stringValue == "Ready", case .object(var o) = cond else { return cond }
-                    o["status"] = "Unknown"
-                    return .object(o)
-                })
-            }
-        }
+        try c.setNodeReady("kemu-node-1", "Unknown")
         // Marked not ready at once, evicted after the timeout; the tolerating pod stays.
         XCTAssertTrue(c.eventually { c.get("a").map(PodFacts.isReady) == false })
         XCTAssertTrue(c.eventually(timeout: 5) { c.get("a") == nil })

@@ -106,6 +106,12 @@ final class ESCluster: @unchecked Sendable {
     }
 
     var stats: EndpointSliceController.Stats { controller.queue.sync { controller.stats } }
+
+    /// Reasons of the Events recorded so far (waits for the event queue first).
+    func eventReasons() -> [String] {
+        EventBroadcaster.shared(for: storage).flush()
+        return ((try? store.list(ResourceKind.event.groupResource))?.items ?? []).compactMap { $0.object["reason"]?.stringValue }
+    }
 }
 
 final class EndpointSliceControllerTests: XCTestCase {
@@ -299,7 +305,7 @@ final class EndpointSliceControllerTests: XCTestCase {
         try c.createService(esService())
         c.settle()
         XCTAssertEqual(c.sizes(), [1])
-        XCTAssertTrue(c.controller.queue.sync { c.controller.recentEvents.contains { $0.event.reason == "FailedToUpdateEndpointSlices" } })
+        XCTAssertTrue(c.eventReasons().contains("FailedToUpdateEndpointSlices"))
         try c.putNode(esNode("late", zone: "z9"))
         // Node events do not resync Services; the retry (1 s backoff) picks the pod up.
         let deadline = Date().addingTimeInterval(10)
@@ -381,7 +387,7 @@ final class EndpointSliceControllerTests: XCTestCase {
         let eps = c.slices()[0]["endpoints"]!.arrayValue!
         XCTAssertEqual(eps.filter { $0["hints"]["forZones"][0]["name"] == "z1" }.count, 3)
         XCTAssertEqual(eps.filter { $0["hints"]["forZones"][0]["name"] == "z2" }.count, 3)
-        XCTAssertTrue(c.controller.queue.sync { c.controller.recentEvents.contains { $0.event.reason == "TopologyAwareHintsEnabled" } })
+        XCTAssertTrue(c.eventReasons().contains("TopologyAwareHintsEnabled"))
     }
 
     /// Timings for the brief: 10,000 pods reconciled from nothing, then one flip. Prints, asserts only correctness.

@@ -183,7 +183,9 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
             // Pods bound before their node appeared.
             n = SimNode(name: name)
             for (key, p) in pods where p.node == name { n.pods.insert(key) }
+            recordNodeEvent(node, EventRecorder.normal, "RegisteredNode", "Registered Node \(name) in Controller")
         }
+        let wasReady = n.isReady
         let wasSchedulable = n.isReady && !n.unschedulable
         n.simulated = ClusterLabels.isSimulated(node)
         n.unschedulable = node["spec"]?["unschedulable"].boolValue ?? false
@@ -200,6 +202,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         var ready: String?
         for c in node["status"]?["conditions"].arrayValue ?? [] where c["type"].stringValue == "Ready" { ready = c["status"].stringValue }
         n.ready = ready
+        if wasReady && ready != nil && !n.isReady { recordNodeNotReady(node, pods: n.pods) }
         if n.isReady || ready == nil { n.notReadySince = nil } else if n.notReadySince == nil { n.notReadySince = Self.now() }
         // Pod ranges of simulated nodes.
         let cidrTexts = (node["spec"]?["podCIDRs"].arrayValue ?? []).compactMap(\.stringValue)
@@ -293,6 +296,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
 
     func nodeDeleted(_ node: JSONObject) {
         guard let n = nodes.removeValue(forKey: node.name) else { return }
+        recordNodeEvent(node, EventRecorder.normal, "RemovingNode", "Removing Node \(node.name) from Controller")
         if let idx = n.subnetIndex { usedSubnets.remove(idx) }
         for key in n.pods { pods[key]?.ipOffset = nil }
         if n.simulated { deletePodsOfDeletedNode(n) }

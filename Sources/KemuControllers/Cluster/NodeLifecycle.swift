@@ -38,6 +38,8 @@ extension ClusterSimulator {
               pod.deletionTimestamp == nil, !Self.toleratesNotReadyForever(pod) else { return }
         var opts = DeleteOptions()
         opts.preconditionUID = pod.uid
+        taintEvictionEvents.event(ObjectReference(kind: "Pod", namespace: pod.namespace, name: pod.name, apiVersion: "v1"),
+                                  EventRecorder.normal, "TaintManagerEviction", "Marking for deletion Pod \(pod.namespace)/\(pod.name)")
         _ = try? storage.delete(.pod, namespace: pod.namespace, name: pod.name, options: opts)
     }
 

@@ -102,6 +102,7 @@ extension ClusterSimulator {
             let msg = "0/\(nodes.count) nodes are available" + (detail.isEmpty ? "." : ": " + detail + ".")
                 + " preemption: 0/\(nodes.count) nodes are available: \(nodes.count) Preemption is not helpful for scheduling."
             setScheduledCondition(key, status: "False", reason: "Unschedulable", message: msg)
+            schedulerEvents.event(pod, EventRecorder.warning, "FailedScheduling", msg)
             return
         }
         let uid = pod.uid
@@ -117,6 +118,7 @@ extension ClusterSimulator {
         } catch {
             return
         }
+        schedulerEvents.event(pod, EventRecorder.normal, "Scheduled", "Successfully assigned \(pod.namespace)/\(pod.name) to \(node.name)")
         pending.remove(key)
         pods[key] = SimPod(uid: uid, node: node.name)
         nodes[node.name]?.pods.insert(key)

@@ -26,8 +26,6 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
     var parsed: [String: (rv: UInt64, state: SliceState)] = [:]
     var retries: [String: Int] = [:]
     var stopped = false
-    /// Recent events the controller would record on Services (kemu has no Event resource).
-    var recentEvents: [(service: String, event: SliceEvent)] = []
     var stats = Stats()
 
     struct Stats {
@@ -319,8 +317,11 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
         return nil
     }
 
+    /// Reports an event on the Service (`service` is its `namespace/name` key).
     func record(_ service: String, _ e: SliceEvent) {
-        recentEvents.append((service, e))
-        if recentEvents.count > 200 { recentEvents.removeFirst(recentEvents.count - 200) }
+        guard let slash = service.firstIndex(of: "/"),
+              let svc = storage.store.get(ResourceKind.service.groupResource, namespace: String(service[..<slash]),
+                                          name: String(service[service.index(after: slash)...])) else { return }
+        recorder.event(svc.object, e.type, e.reason, e.message)
     }
 }

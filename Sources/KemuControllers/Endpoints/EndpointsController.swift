@@ -115,6 +115,7 @@ public final class EndpointsController: Controller, @unchecked Sendable {
             try syncService(namespace: ns, name: name)
             retries[key] = nil
         } catch {
+            recorder.endpointsWriteFailed(storage, namespace: ns, name: name, error)
             // Retry with exponential backoff (5ms doubling), up to 15 times, like the rate-limited queue.
             let n = retries[key, default: 0]
             if n < Self.maxRetries {

@@ -179,6 +179,7 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
         }
         let plan = MirroringReconciler.reconcile(endpoints: endpoints, existing: existing.map(\.object),
                                                  maxEndpointsPerSubset: options.mirroringMaxEndpointsPerSubset)
+        recorder.mirroringSkipped(endpoints, plan, maxPerSubset: options.mirroringMaxEndpointsPerSubset)
         try apply(plan, namespace: ns)
     }
 

@@ -292,9 +292,11 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
             spec["tolerations"] = .array(tolerations)
             spec["nodeName"] = .string(node)
         }
-        do {
-            pods.put(try storage.create(.pod, namespace: ds.namespace, body: body, options: Self.writeOptions))
-        } catch {
+        let created = Result { try storage.create(.pod, namespace: ds.namespace, body: body, options: Self.writeOptions) }
+        recorder.podCreated(ds, created)
+        if let p = try? created.get() {
+            pods.put(p)
+        } else {
             sq.add(StoreKey.make(namespace: ds.namespace, name: ds.name), after: 1)
         }
     }
@@ -302,7 +304,9 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     func delete(_ p: StoredObject) {
         var opts = DeleteOptions()
         opts.preconditionUID = p.object.uid
-        if let out = try? storage.delete(.pod, namespace: p.namespace, name: p.name, options: opts) {
+        let out = Result { try storage.delete(.pod, namespace: p.namespace, name: p.name, options: opts) }
+        recorder.podDeleted(WorkloadEvents.owner(of: p, .daemonSet, storage), name: p.name, out.error)
+        if let out = try? out.get() {
             if out.deleted { pods.remove(p, byController: true) } else { pods.put(out.object) }
         }
     }

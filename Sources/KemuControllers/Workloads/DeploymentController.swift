@@ -351,9 +351,11 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         let body: JSONObject = ["apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": .object(meta), "spec": .object(spec)]
         do {
             let rs = try storage.create(.replicaSet, namespace: dep.namespace, body: body, options: Self.writeOptions)
+            if replicas > 0 { recorder.event(dep, EventRecorder.normal, "ScalingReplicaSet", "Scaled up replica set \(rs.name) from 0 to \(replicas)") }
             sets.put(rs)
             return rs
         } catch {
+            recorder.replicaSetCreateFailed(dep, name: dep.name + "-" + hash, error)
             // Already there: adopt it if it is ours and has the same template.
             if let rs = storage.store.get(ResourceKind.replicaSet.groupResource, namespace: dep.namespace, name: dep.name + "-" + hash),
                WorkloadFacts.controllerUID(rs.object, kind: "Deployment") == dep.uid {
@@ -397,7 +399,9 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         a[Self.desiredAnnotation] = String(ann.replicas)
         a[Self.maxAnnotation] = String(ann.replicas + ann.maxSurge)
         guard a != rs.obj.annotations || rs.replicas != n else { return }
-        _ = patchRS(rs.stored, annotations: a, replicas: n)
+        if patchRS(rs.stored, annotations: a, replicas: n) != nil, rs.replicas != n {
+            recorder.scaledReplicaSet(WorkloadEvents.owner(of: rs.stored, .deployment, storage), rs.name, from: rs.replicas, to: n)
+        }
     }
 
     func cleanup(_ dep: JSONObject, old: [RS]) {

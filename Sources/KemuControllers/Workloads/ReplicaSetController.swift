@@ -130,11 +130,12 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
                 let count = min(-diff, Self.burst)
                 // Creations run in parallel, as upstream's slow-start batches do.
                 let results = Mutex<[StoredObject?]>(Array(repeating: nil, count: count))
-                let storage = storage, pod = body
+                let storage = storage, pod = body, recorder = recorder
                 DispatchQueue.concurrentPerform(iterations: count) { i in
-                    let created = try? storage.create(.pod, namespace: pod.namespace.isEmpty ? obj.namespace : pod.namespace,
-                                                      body: pod, options: Self.writeOptions)
-                    results.withLock { $0[i] = created }
+                    let created = Result { try storage.create(.pod, namespace: pod.namespace.isEmpty ? obj.namespace : pod.namespace,
+                                                              body: pod, options: Self.writeOptions) }
+                    recorder.podCreated(obj, created)
+                    results.withLock { $0[i] = try? created.get() }
                 }
                 let made = results.withLock { $0 }
                 for case let created? in made {
@@ -147,7 +148,9 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
                 for v in victims {
                     var opts = DeleteOptions()
                     opts.preconditionUID = v.object.uid
-                    if let out = try? storage.delete(.pod, namespace: v.namespace, name: v.name, options: opts) {
+                    let out = Result { try storage.delete(.pod, namespace: v.namespace, name: v.name, options: opts) }
+                    recorder.podDeleted(obj, name: v.name, out.error)
+                    if let out = try? out.get() {
                         if out.deleted { pods.remove(v, byController: true) } else { pods.put(out.object) }
                     }
                 }

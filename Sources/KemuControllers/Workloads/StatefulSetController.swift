@@ -102,6 +102,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
                 if let p = byOrdinal[o] {
                     let phase = PodFacts.phase(p.object)
                     if (phase == "Failed" || phase == "Succeeded") && p.object.deletionTimestamp == nil {
+                        recorder.recreatingPod(set, pod: p.name, failed: phase == "Failed")
                         delete(p); byOrdinal[o] = nil
                         if !parallel { blocked = true; break }
                         continue
@@ -200,9 +201,11 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
         }
         do {
             let p = try storage.create(.pod, namespace: set.namespace, body: body, options: Self.writeOptions)
+            recorder.statefulPodEvent(set, verb: "create", pod: name, nil)
             pods.put(p)
             return p
         } catch {
+            recorder.statefulPodEvent(set, verb: "create", pod: name, error)
             sq.add(StoreKey.make(namespace: set.namespace, name: set.name), after: 1)
             return nil
         }
@@ -211,7 +214,9 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     func delete(_ p: StoredObject) {
         var opts = DeleteOptions()
         opts.preconditionUID = p.object.uid
-        if let out = try? storage.delete(.pod, namespace: p.namespace, name: p.name, options: opts) {
+        let out = Result { try storage.delete(.pod, namespace: p.namespace, name: p.name, options: opts) }
+        if let set = WorkloadEvents.owner(of: p, .statefulSet, storage) { recorder.statefulPodEvent(set, verb: "delete", pod: p.name, out.error) }
+        if let out = try? out.get() {
             if out.deleted { pods.remove(p, byController: true) } else { pods.put(out.object) }
         }
     }

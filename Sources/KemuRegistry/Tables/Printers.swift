@@ -16,6 +16,7 @@ extension ResourceKind {
         case "DaemonSet": k.table = .daemonSet
         case "ControllerRevision": k.table = .controllerRevision
         case "PodDisruptionBudget": k.table = .podDisruptionBudget
+        case "Event": k.table = .event
         default: break
         }
         return k

@@ -138,5 +138,5 @@ enum WriteHandler {
 
 extension ResourceKind {
     /// Kinds whose PUT creates a missing object (upstream's AllowCreateOnUpdate).
-    var allowsCreateOnUpdate: Bool { ["Endpoints", "Service"].contains(kind) }
+    var allowsCreateOnUpdate: Bool { ["Endpoints", "Event", "Service"].contains(kind) }
 }
