@@ -771,7 +771,7 @@ final class ServerTests: XCTestCase {
 
     func testUnsupportedBodyMediaTypeIs415() throws {
         let s = try makeServer()
-        let r = call(s, "POST", servicesPath, contentType: "application/yaml", body: "metadata: {}")
+        let r = call(s, "POST", servicesPath, contentType: "application/xml", body: "<metadata/>")
         assertStatus(r, 415, "UnsupportedMediaType")
         XCTAssertEqual(call(s, "POST", servicesPath, contentType: "application/json; charset=utf-8", body: serviceBody("cs")).status, 201)
     }
