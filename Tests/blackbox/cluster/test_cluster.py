@@ -79,13 +79,19 @@ def test_scale_to_250_and_back_reshapes_slices(cluster):
     r = api.patch("/apis/apps/v1/namespaces/default/deployments/big/scale", {"spec": {"replicas": 250}}, content_type=MERGE)
     assert r.status_code == 200, r.text
     wait_for(lambda: len(ready_endpoints(api, "big")) == 250, timeout=60, what="250 ready endpoints")
-    sizes = sorted((len(s.get("endpoints") or []) for s in slices(api, "big")), reverse=True)
+    at_250 = slices(api, "big")
+    sizes = sorted((len(s.get("endpoints") or []) for s in at_250), reverse=True)
     assert sizes == [100, 100, 50], sizes
+    slice_of = {e["targetRef"]["name"]: s["metadata"]["name"] for s in at_250 for e in s["endpoints"]}
     r = api.patch("/apis/apps/v1/namespaces/default/deployments/big/scale", {"spec": {"replicas": 3}}, content_type=MERGE)
     assert r.status_code == 200, r.text
     wait_for(lambda: sum(len(s.get("endpoints") or []) for s in slices(api, "big")) == 3, timeout=60,
              what="back to 3 endpoints")
-    assert len(slices(api, "big")) == 1
+    # Endpoints stay where they were and emptied slices are deleted: exactly the slices that held a survivor remain.
+    wait_for(lambda: all(s.get("endpoints") for s in slices(api, "big")), timeout=10, what="emptied slices deleted")
+    left = slices(api, "big")
+    survivors = {e["targetRef"]["name"] for s in left for e in s["endpoints"]}
+    assert {s["metadata"]["name"] for s in left} == {slice_of[p] for p in survivors}
 
 
 def test_kubectl_scale_and_rollout_status(cluster, tmp_path):
