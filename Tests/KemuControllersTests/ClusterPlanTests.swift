@@ -17,18 +17,6 @@ final class ClusterPlanTests: XCTestCase {
         return nil
     }
 
-    func testSubnetIndexInvertsSubnet() {
-        let v4 = CIDR("10.244.0.0/16")!
-        XCTAssertEqual(v4.subnetIndex(of: CIDR("10.244.7.0/24")!, mask: 24), 7)
-        XCTAssertNil(v4.subnetIndex(of: CIDR("10.245.7.0/24")!, mask: 24))
-        XCTAssertNil(v4.subnetIndex(of: CIDR("10.244.7.0/25")!, mask: 24))
-        let v6 = CIDR("fd00:10:244::/56")!
-        XCTAssertEqual(v6.subnetIndex(of: CIDR("fd00:10:244:64::/64")!, mask: 64), 100)
-        XCTAssertNil(v6.subnetIndex(of: CIDR("fd00:10:245::/64")!, mask: 64))
-        let fine = CIDR("fd00::/112")!
-        XCTAssertEqual(fine.subnetIndex(of: fine.subnet(9, mask: 120)!, mask: 120), 9)
-    }
-
     func testDefaultPlanIsTheFlagsCluster() throws {
         let plan = try ClusterOptions().plan()
         XCTAssertEqual(plan.map(\.spec.name), ["kemu-node-1", "kemu-node-2", "kemu-node-3"])

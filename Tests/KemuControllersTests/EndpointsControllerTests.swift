@@ -466,22 +466,6 @@ final class EndpointsBuilderTests: XCTestCase {
         t.forget(namespace: "test", name: "foo")
         XCTAssertEqual(t.compute(service: svc, pods: [p2, q]), Timestamp.parse("2024-01-01T00:00:00Z"))
     }
-
-    func testIPText() {
-        XCTAssertEqual(IPText.parse("01.02.03.4").map(IPText.format), "1.2.3.4")
-        XCTAssertEqual(IPText.parse("1234::5678:0000:0000:9abc:def0").map(IPText.format), "1234::5678:0:0:9abc:def0")
-        XCTAssertEqual(IPText.parse("::ffff:1.2.3.4").map(IPText.format), "1.2.3.4")
-        XCTAssertEqual(IPText.parse("2001:db8:0:0:1:0:0:1").map(IPText.format), "2001:db8::1:0:0:1")
-        XCTAssertEqual(IPText.parse("::").map(IPText.format), "::")
-        XCTAssertEqual(IPText.parse("fe80::1:2.3.4.5").map(IPText.format), "fe80::1:203:405")
-        XCTAssertNil(IPText.parse("1.2.3"))
-        XCTAssertNil(IPText.parse("1.2.3.256"))
-        XCTAssertNil(IPText.parse("1::2::3"))
-        XCTAssertNil(IPText.parse("hello"))
-        XCTAssertTrue(EndpointsBuilder.isIPv6String("2000::1"))
-        XCTAssertFalse(EndpointsBuilder.isIPv6String("::ffff:1.2.3.4"))
-        XCTAssertFalse(EndpointsBuilder.isIPv6String("1.2.3.4"))
-    }
 }
 
 // MARK: - in-process end to end

@@ -1,3 +1,5 @@
+import KemuAPI
+
 /// Hands out pod addresses from one node's podCIDRs (one per IP family). A pod gets the same
 /// host offset in every family, so a dual-stack pod is `10.244.1.5` and `fd00:10:244:1::5`.
 /// Offsets start at 2 (`.1` is the node's bridge/gateway, as with kindnet); freed offsets are reused.
@@ -24,14 +26,15 @@ struct PodIPAllocator: Sendable {
         }
         guard let o = off else { return nil }
         used.insert(o)
-        return (o, cidrs.compactMap { $0.address(o) })
+        return (o, ips(o))
     }
 
     /// Marks an address seen on an existing pod as taken; returns its offset when it is in this node's range.
     @discardableResult
     mutating func reserve(_ ip: String) -> Int? {
+        guard let addr = IPAddress(sloppy: ip) else { return nil }
         for c in cidrs {
-            if let o = c.offset(of: ip) { used.insert(o); return o }
+            if let o = c.offset(of: addr).flatMap(Int.init(exactly:)) { used.insert(o); return o }
         }
         return nil
     }
@@ -40,5 +43,14 @@ struct PodIPAllocator: Sendable {
         if used.remove(offset) != nil { free.append(offset) }
     }
 
-    func ips(_ offset: Int) -> [String] { cidrs.compactMap { $0.address(offset) } }
+    func ips(_ offset: Int) -> [String] { cidrs.compactMap { $0.address(at: UInt64(offset))?.familyText } }
+}
+
+extension CIDR {
+    /// Usable pod addresses: offsets 2 … size-2 (network, gateway and broadcast left out), capped.
+    var podCapacity: Int {
+        let hostBits = bits - prefix
+        if hostBits >= 20 { return 1 << 20 }
+        return max(0, (1 << hostBits) - 3)
+    }
 }

@@ -87,7 +87,7 @@ public enum SlicePodRules {
     static func canonicalIPs(_ pod: JSONObject) -> (ipv4: [String], ipv6: [String]) {
         var v4: [String] = [], v6: [String] = []
         for entry in pod["status"]?["podIPs"].arrayValue ?? [] {
-            guard let ip = entry["ip"].stringValue, let c = SliceIP.canonical(ip) else { continue }
+            guard let ip = entry["ip"].stringValue, let c = IPAddress.sloppyCanonical(ip) else { continue }
             if c.isIPv6 { v6.append(c.text) } else { v4.append(c.text) }
         }
         return (v4, v6)

@@ -52,7 +52,7 @@ public enum EndpointsBuilder {
         if let first = service.ipFamilies.first {
             wantV6 = first == "IPv6"
         } else if !service.clusterIP.isEmpty && service.clusterIP != "None" {
-            wantV6 = isIPv6String(service.clusterIP)
+            wantV6 = IPAddress(sloppy: service.clusterIP)?.isIPv4Family == false  // utilnet.IsIPv6String
         } else {
             wantV6 = pod.podIPIsIPv6
         }
@@ -136,14 +136,6 @@ public enum EndpointsBuilder {
         obj.metadata = meta
         obj["subsets"] = written.isEmpty ? nil : .array(written)
         return obj
-    }
-
-    // MARK: helpers
-
-    /// Go's `utilnet.IsIPv6String`: parses as an IP that has no IPv4 form.
-    static func isIPv6String(_ s: String) -> Bool {
-        guard let bytes = IPText.parse(s) else { return false }
-        return bytes.count == 16 && !IPText.isV4Mapped(bytes)
     }
 }
 
@@ -241,93 +233,4 @@ public struct EndpointsTriggerTimeTracker: Sendable {
     }
 
     public mutating func forget(namespace: String, name: String) { services[namespace + "/" + name] = nil }
-}
-
-/// Lenient IP text handling shared by the endpoints and mirroring code (Go's `ParseIPSloppy`
-/// and `net.IP.String`): IPv4 fields may carry leading zeros; IPv6 may embed an IPv4 tail.
-public enum IPText {
-    /// 4 bytes for IPv4 text, 16 bytes for IPv6 text; nil when unparsable.
-    public static func parse(_ s: String) -> [UInt8]? {
-        if s.contains(":") { return parseV6(Substring(s)) }
-        return parseV4(Substring(s))
-    }
-
-    static func parseV4(_ s: Substring) -> [UInt8]? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var out: [UInt8] = []
-        for p in parts {
-            guard !p.isEmpty, p.count <= 10, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(p), n <= 255 else { return nil }
-            out.append(UInt8(n))
-        }
-        return out
-    }
-
-    static func parseV6(_ s: Substring) -> [UInt8]? {
-        var text = s
-        var tail: [UInt8] = []
-        if let lastColon = text.lastIndex(of: ":"), text[text.index(after: lastColon)...].contains(".") {
-            guard let v4 = parseV4(text[text.index(after: lastColon)...]) else { return nil }
-            tail = v4
-            text = text[...lastColon]
-            // "a:b::1.2.3.4" keeps its "::"; "a:...:1.2.3.4" drops the separator.
-            if text.hasSuffix(":") && !text.hasSuffix("::") { text = text.dropLast() }
-        }
-        let halves = text.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
-        func groups(_ t: String) -> [UInt16]? {
-            if t.isEmpty { return [] }
-            var g: [UInt16] = []
-            for part in t.split(separator: ":", omittingEmptySubsequences: false) {
-                guard !part.isEmpty, part.count <= 4, let v = UInt16(part, radix: 16) else { return nil }
-                g.append(v)
-            }
-            return g
-        }
-        guard let head = groups(halves[0]) else { return nil }
-        let rest = halves.count == 2 ? groups(halves[1]) : []
-        guard let rest else { return nil }
-        let tailGroups = tail.count / 2
-        let used = head.count + rest.count + tailGroups
-        var all: [UInt16]
-        if halves.count == 2 {
-            guard used < 8 else { return nil }
-            all = head + Array(repeating: 0, count: 8 - used) + rest
-        } else {
-            guard used == 8 else { return nil }
-            all = head
-        }
-        var bytes = all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
-        bytes += tail
-        return bytes.count == 16 ? bytes : nil
-    }
-
-    /// `::ffff:a.b.c.d`
-    public static func isV4Mapped(_ b: [UInt8]) -> Bool {
-        b.count == 16 && b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xff && b[11] == 0xff
-    }
-
-    /// Go's `net.IP.String` of parsed bytes: dotted for IPv4 (and IPv4-mapped IPv6), else
-    /// lowercase hex with the longest run of two or more zero groups compressed.
-    public static func format(_ b: [UInt8]) -> String {
-        if b.count == 4 { return b.map { String($0) }.joined(separator: ".") }
-        if isV4Mapped(b) { return b[12...].map { String($0) }.joined(separator: ".") }
-        var groups: [UInt16] = []
-        for i in stride(from: 0, to: 16, by: 2) { groups.append(UInt16(b[i]) << 8 | UInt16(b[i + 1])) }
-        var bestStart = -1, bestLen = 0, i = 0
-        while i < 8 {
-            if groups[i] == 0 {
-                var j = i
-                while j < 8 && groups[j] == 0 { j += 1 }
-                if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
-                i = j
-            } else { i += 1 }
-        }
-        let hex = groups.map { String($0, radix: 16) }
-        if bestStart < 0 { return hex.joined(separator: ":") }
-        return hex[0..<bestStart].joined(separator: ":") + "::" + hex[(bestStart + bestLen)...].joined(separator: ":")
-    }
-
-    /// True when the IP has a 4-byte form (IPv4 or IPv4-mapped IPv6).
-    public static func isV4(_ b: [UInt8]) -> Bool { b.count == 4 || isV4Mapped(b) }
 }

@@ -79,14 +79,14 @@ public enum MirroringReconciler {
 
     /// An Endpoints address as an EndpointSlice endpoint and its address type; nil for a bad IP.
     static func endpoint(_ address: JSON, ready: Bool) -> (JSON, String)? {
-        guard let bytes = IPText.parse(address["ip"].stringValue ?? "") else { return nil }
+        guard let ip = IPAddress.sloppyCanonical(address["ip"].stringValue ?? "") else { return nil }
         var e = JSONObject()
-        e["addresses"] = [.string(IPText.format(bytes))]
+        e["addresses"] = [.string(ip.text)]
         e["conditions"] = ["ready": .bool(ready)]
         if let h = address["hostname"].stringValue, !h.isEmpty { e["hostname"] = .string(h) }
         if case .object(let ref) = address["targetRef"] { e["targetRef"] = .object(ref) }
         if let n = address["nodeName"].stringValue { e["nodeName"] = .string(n) }
-        return (.object(e), IPText.isV4(bytes) ? "IPv4" : "IPv6")
+        return (.object(e), ip.isIPv6 ? "IPv6" : "IPv4")
     }
 
     // MARK: ports

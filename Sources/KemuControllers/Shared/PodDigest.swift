@@ -40,6 +40,6 @@ public final class PodDigest: Sendable {
         nodeName = spec["nodeName"].stringValue ?? ""
         hostname = spec["hostname"].stringValue ?? ""
         subdomain = spec["subdomain"].stringValue ?? ""
-        podIPIsIPv6 = SliceIP.canonical(pod["status"]?["podIP"].stringValue ?? "")?.isIPv6 ?? false
+        podIPIsIPv6 = IPAddress(sloppy: pod["status"]?["podIP"].stringValue ?? "")?.isIPv4Family == false  // utilnet.IsIPv6String
     }
 }

@@ -57,11 +57,13 @@ struct EndpointSliceStrategy: KindStrategy {
                 let field = "endpoints[\(i)].addresses[\(j)]"
                 switch addressType {
                 case "IPv4":
-                    if !Check.isIPv4(s) { errs.append(.invalid(field, .string(s), "must be a valid IPv4 address")) }
-                    else if let why = Check.endpointIPProblem(s) { errs.append(.invalid(field, .string(s), why)) }
+                    // Strict and dotted only (upstream 1.32 also takes leading zeros and ::ffff:a.b.c.d here).
+                    guard let ip = IPAddress(s), ip.is4 else { errs.append(.invalid(field, .string(s), "must be a valid IPv4 address")); continue }
+                    if let why = ip.endpointProblem { errs.append(.invalid(field, .string(s), why)) }
                 case "IPv6":
-                    if !Check.isIPv6(s) { errs.append(.invalid(field, .string(s), "must be a valid IPv6 address")) }
-                    else if let why = Check.endpointIPProblem(s) { errs.append(.invalid(field, .string(s), why)) }
+                    // Strict; ::ffff:a.b.c.d is accepted here (upstream 1.32 refuses it as IPv6).
+                    guard let ip = IPAddress(s), ip.is6 else { errs.append(.invalid(field, .string(s), "must be a valid IPv6 address")); continue }
+                    if let why = ip.endpointProblem { errs.append(.invalid(field, .string(s), why)) }
                 case "FQDN":
                     if !s.contains(".") {
                         errs.append(.invalid(field, .string(s), "should be a domain with at least two segments separated by dots"))

@@ -33,9 +33,10 @@ struct EndpointsStrategy: KindStrategy {
             for list in ["addresses", "notReadyAddresses"] {
                 for (j, a) in (s[list].arrayValue ?? []).enumerated() {
                     let ip = a["ip"].stringValue ?? ""
-                    if !Check.isIP(ip) {
+                    let addr = IPAddress(ip)  // strict: leading zeros refused (upstream 1.32's IsValidIP is sloppy)
+                    if addr == nil {
                         errs.append(.invalid("subsets[\(i)].\(list)[\(j)].ip", .string(ip), "must be a valid IP address"))
-                    } else if let why = Check.endpointIPProblem(ip) {
+                    } else if let why = addr?.endpointProblem {
                         errs.append(.invalid("subsets[\(i)].\(list)[\(j)].ip", .string(ip), why))
                     }
                 }
