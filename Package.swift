@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "KemuHTTP", dependencies: ["CMicroHTTPD"]),
         // JSON value model, metadata helpers, selectors, patches, Status errors.
         .target(name: "KemuAPI"),
+        // Prometheus metrics: counters, gauges, histograms and the text exposition `/metrics` serves.
+        .target(name: "KemuMetrics"),
         // The object store: resourceVersion, objects, event log, watch fan-out.
         .target(name: "KemuStore", dependencies: ["KemuAPI"]),
         // One description per resource kind: defaults, validation, table columns, field selectors.
@@ -34,6 +36,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KemuAPITests", dependencies: ["KemuAPI"]),
+        .testTarget(name: "KemuMetricsTests", dependencies: ["KemuMetrics"]),
         .testTarget(name: "KemuStoreTests", dependencies: ["KemuStore", "KemuAPI"]),
         .testTarget(name: "KemuRegistryTests", dependencies: ["KemuRegistry", "KemuAPI", "KemuStore"]),
         .testTarget(name: "KemuControllersTests", dependencies: ["KemuControllers", "KemuRegistry", "KemuStore", "KemuAPI"]),
