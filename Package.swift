@@ -21,7 +21,7 @@ let package = Package(
         // Prometheus metrics: counters, gauges, histograms and the text exposition `/metrics` serves.
         .target(name: "KemuMetrics"),
         // The object store: resourceVersion, objects, event log, watch fan-out.
-        .target(name: "KemuStore", dependencies: ["KemuAPI"]),
+        .target(name: "KemuStore", dependencies: ["KemuAPI", "KemuMetrics"]),
         // One description per resource kind: defaults, validation, table columns, field selectors.
         .target(name: "KemuRegistry", dependencies: ["KemuAPI", "KemuStore"]),
         // Controllers that run inside kemu (garbage collector, namespace lifecycle, ...).
@@ -29,7 +29,7 @@ let package = Package(
         // `kemu serve --cluster FILE.yaml`: the cluster file, read into ClusterOptions (the only user of Yams).
         .target(name: "KemuClusterFile", dependencies: ["KemuAPI", "KemuControllers", .product(name: "Yams", package: "Yams")]),
         // REST handlers, routing, discovery, OpenAPI, Tables.
-        .target(name: "KemuServer", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP", "KemuControllers"]),
+        .target(name: "KemuServer", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuHTTP", "KemuControllers", "KemuMetrics"]),
         .executableTarget(name: "kemu", dependencies: [
             "KemuServer",
             "KemuClusterFile",
