@@ -25,7 +25,7 @@ let package = Package(
         // One description per resource kind: defaults, validation, table columns, field selectors.
         .target(name: "KemuRegistry", dependencies: ["KemuAPI", "KemuStore"]),
         // Controllers that run inside kemu (garbage collector, namespace lifecycle, ...).
-        .target(name: "KemuControllers", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry"]),
+        .target(name: "KemuControllers", dependencies: ["KemuAPI", "KemuStore", "KemuRegistry", "KemuMetrics"]),
         // `kemu serve --cluster FILE.yaml`: the cluster file, read into ClusterOptions (the only user of Yams).
         .target(name: "KemuClusterFile", dependencies: ["KemuAPI", "KemuControllers", .product(name: "Yams", package: "Yams")]),
         // REST handlers, routing, discovery, OpenAPI, Tables.
