@@ -3,6 +3,18 @@ public enum SampleValue: Sendable, Equatable {
     case scalar(Double)
     /// Upper bounds, per-bucket counts (not cumulative, one more than `bounds`: +Inf last) and the sum.
     case histogram(bounds: [Double], counts: [UInt64], sum: Double)
+
+    /// Two shards of one series added up.
+    static func + (a: SampleValue, b: SampleValue) -> SampleValue {
+        switch (a, b) {
+        case (.scalar(let x), .scalar(let y)):
+            return .scalar(x + y)
+        case (.histogram(let bounds, let c1, let s1), .histogram(_, let c2, let s2)):
+            return .histogram(bounds: bounds, counts: zip(c1, c2).map { $0 + $1 }, sum: s1 + s2)
+        default:
+            preconditionFailure("adding samples of different types")
+        }
+    }
 }
 
 public struct Sample: Sendable, Equatable {

@@ -88,6 +88,9 @@ protocol SnapshotSource: Sendable {
 
 /// Every series of one metric name, one child per set of label values. Look a child up once and keep it
 /// where the labels are fixed; `labels(...)` takes a lock and hashes the values.
+///
+/// A series may be split into shards, one per thread (`threadChild`), that a scrape adds up: counters and
+/// histograms that several threads update all the time then never share memory between them.
 public final class Family<Child: Sendable>: SnapshotSource, Sendable {
     public let name: String
     public let help: String
@@ -95,7 +98,12 @@ public final class Family<Child: Sendable>: SnapshotSource, Sendable {
     public let labelNames: [String]
     let make: @Sendable () -> Child
     let read: @Sendable (Child) -> SampleValue
-    let children = Mutex<[[String]: Child]>([:])
+
+    struct Key: Hashable {
+        var values: [String]
+        var shard: Int
+    }
+    let children = Mutex<[Key: Child]>([:])
 
     init(name: String, help: String, type: MetricType, labelNames: [String],
          make: @escaping @Sendable () -> Child, read: @escaping @Sendable (Child) -> SampleValue) {
@@ -106,20 +114,31 @@ public final class Family<Child: Sendable>: SnapshotSource, Sendable {
     /// The child for these label values, in the order of `labelNames` (created at 0 on first use).
     public func labels(_ values: String...) -> Child { child(values) }
 
-    public func child(_ values: [String]) -> Child {
+    public func child(_ values: [String]) -> Child { child(values, shard: 0) }
+
+    /// The calling thread's shard of the series (for counters and histograms; a gauge's shards would add up).
+    public func threadChild(_ values: [String]) -> Child { child(values, shard: ThreadShard.index + 1) }
+
+    func child(_ values: [String], shard: Int) -> Child {
         precondition(values.count == labelNames.count, "\(name): \(labelNames.count) label values expected, got \(values.count)")
+        let key = Key(values: values, shard: shard)
         return children.withLock { d in
-            if let c = d[values] { return c }
+            if let c = d[key] { return c }
             let c = make()
-            d[values] = c
+            d[key] = c
             return c
         }
     }
 
     func snapshot() -> FamilySnapshot {
         let all = children.withLock { Array($0) }
+        var merged: [[String]: SampleValue] = [:]
+        for (key, child) in all {
+            let v = read(child)
+            merged[key.values] = merged[key.values].map { $0 + v } ?? v
+        }
         return FamilySnapshot(name: name, help: help, type: type, labelNames: labelNames,
-                              samples: all.map { Sample(labels: $0.key, value: read($0.value)) })
+                              samples: merged.map { Sample(labels: $0.key, value: $0.value) })
     }
 }
 

@@ -1,8 +1,8 @@
-import Dispatch
 import FoundationEssentials
 import KemuAPI
 import KemuControllers
 import KemuHTTP
+import KemuMetrics
 import KemuRegistry
 import KemuStore
 
@@ -71,7 +71,7 @@ public final class APIServer: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanos()
         let route = Router.route(request.path, registry: registry)
         let response = request.bodyTooLarge ? Respond.error(APIError.tooLarge(config.maxBodyBytes)) : respond(route, request)
         return APIMetrics.record(route, request, response, startNanos: start)

@@ -91,7 +91,7 @@ final class MetricsTests: XCTestCase {
             (1_234_567, "1.234567e+06"), (0.5, "0.5"), (0.005, "0.005"), (0.0001, "0.0001"), (0.00001, "1e-05"),
             (1e-08, "1e-08"), (131_072, "131072"), (1.25, "1.25"), (2.0515, "2.0515"), (123456.5, "123456.5"),
             (1e21, "1e+21"), (0.1 + 0.2, "0.30000000000000004"), (.infinity, "+Inf"), (-.infinity, "-Inf"),
-            (.nan, "NaN"), (-0.0, "-0"), (5e-324, "5e-324"), (1.5e300, "1.5e+300"),
+            (.nan, "NaN"), (-0.0, "-0"), (.leastNonzeroMagnitude, "5e-324"), (1.5e300, "1.5e+300"),
         ]
         for (v, want) in cases {
             XCTAssertEqual(Exposition.format(v), want, "\(v)")
@@ -157,5 +157,48 @@ final class MetricsTests: XCTestCase {
         z_total 1
 
         """)
+    }
+
+    func testThreadShardsAddUpInOneSeries() {
+        let r = MetricsRegistry()
+        let c = r.counter("s_total", help: "s", labels: ["k"])
+        let h = r.histogram("s_seconds", help: "s", labels: ["k"], buckets: [1])
+        c.labels("a").inc(5)
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            let mine = c.threadChild(["a"])
+            XCTAssertTrue(mine === c.threadChild(["a"]))
+            for _ in 0..<1000 {
+                mine.inc()
+                h.threadChild(["a"]).observe(2)
+            }
+        }
+        XCTAssertEqual(text(r), """
+        # HELP s_seconds s
+        # TYPE s_seconds histogram
+        s_seconds_bucket{k="a",le="1"} 0
+        s_seconds_bucket{k="a",le="+Inf"} 4000
+        s_seconds_sum{k="a"} 8000
+        s_seconds_count{k="a"} 4000
+        # HELP s_total s
+        # TYPE s_total counter
+        s_total{k="a"} 4005
+
+        """)
+    }
+
+    func testPerThreadGivesEachThreadItsOwnObject() {
+        final class Box { var n = 0 }
+        let boxes = PerThread { Box() }
+        let main = boxes.value
+        XCTAssertTrue(main === boxes.value)
+        // async: sync would run the block on this very thread.
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var seen: ObjectIdentifier?
+        DispatchQueue(label: "other-thread-test").async {
+            seen = ObjectIdentifier(boxes.value)
+            done.signal()
+        }
+        done.wait()
+        XCTAssertNotEqual(seen, ObjectIdentifier(main))
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import KemuAPI
 import KemuHTTP
 import KemuMetrics
@@ -36,55 +35,85 @@ enum APIMetrics {
         "[STABLE] Number of stored objects at the time of last check split by kind. In case of a fetching error, the value will be -1."
     static let component = "apiserver"
 
-    /// The labels of one request, as kube-apiserver's RequestInfo and metrics code derive them.
+    /// The verbs upstream reports (HTTP methods, with GET split into GET, LIST and WATCH and PATCH into APPLY).
+    enum Verb: UInt8 {
+        case GET, LIST, WATCH, POST, PUT, PATCH, APPLY, DELETE, CONNECT, other
+
+        init(method: String) {
+            switch method {
+            case "GET", "HEAD": self = .GET
+            case "POST": self = .POST
+            case "PUT": self = .PUT
+            case "PATCH": self = .PATCH
+            case "DELETE": self = .DELETE
+            case "CONNECT": self = .CONNECT
+            default: self = .other
+            }
+        }
+
+        var label: String { "\(self)" }
+    }
+
+    /// CleanScope: a named object (or a create), a namespace, the cluster; "" for non-resource paths.
+    enum Scope: UInt8 {
+        case resource, namespace, cluster, none
+        var label: String { self == .none ? "" : "\(self)" }
+    }
+
+    /// The labels of one request, as kube-apiserver's RequestInfo and metrics code derive them. Small enums
+    /// and one string, so comparing two is cheap: the request path does it per request.
     struct Labels: Hashable {
         /// nil for non-resource paths (discovery, health, /version, /openapi, /metrics).
         var kind: ObjectIdentifier?
-        var verb: String
-        var dryRun: String
+        var verb: Verb
+        var scope: Scope
+        /// `dry_run`: "", "All" or "invalid".
+        var dryRun: UInt8
+        var code: Int
         /// The subresource, or the path of a non-resource request.
         var subresource: String
-        var scope: String
+
+        var dryRunLabel: String { ["", "All", "invalid"][Int(dryRun)] }
     }
 
-    struct Children {
+    /// A request's series, this thread's shards of them.
+    final class Children {
         let total: Counter
         let duration: Histogram
+        init(total: Counter, duration: Histogram) { self.total = total; self.duration = duration }
     }
 
-    struct Key: Hashable {
-        var labels: Labels
-        var code: Int
+    /// Per thread, so that recording a request takes no lock and writes no memory another thread writes. The
+    /// previous request's labels are compared before hashing. Only the owning thread touches a cache.
+    final class Cache {
+        @exclusivity(unchecked) var last: Labels?
+        @exclusivity(unchecked) var lastChildren: Children?
+        @exclusivity(unchecked) var children: [Labels: Children] = [:]
     }
 
-    static let cache = Mutex<[Key: Children]>([:])
-
-    static let verbs: Set<String> = ["APPLY", "CONNECT", "CREATE", "DELETE", "DELETECOLLECTION", "GET", "LIST", "PATCH",
-                                     "POST", "PROXY", "PUT", "UPDATE", "WATCH", "WATCHLIST"]
+    static let caches = PerThread { Cache() }
 
     /// What to record for `route`, or nil for paths kemu does not serve (not instrumented, as upstream's
-    /// unregistered paths are not).
+    /// unregistered paths are not). `code` is filled in later.
     static func labels(_ route: Route, _ req: HTTPRequest) -> (Labels, ResourceKind?)? {
-        let method = req.method.uppercased()
         let dryRun = dryRunLabel(req)
+        var verb = Verb(method: req.method)
         switch route {
         case .notFound:
             return nil
         case .resource(let r):
-            let scope = r.name != nil || method == "POST" ? "resource" : r.namespace.isEmpty ? "cluster" : "namespace"
-            var verb = method
-            if method == "GET" || method == "HEAD" {
-                verb = scope == "resource" ? "GET" : "LIST"
-                if r.legacyWatch || isWatch(req) { verb = "WATCH" }
-            } else if method == "PATCH", req.header("content-type")?.hasPrefix("application/apply-patch") == true {
-                verb = "APPLY"
+            let named = r.name != nil
+            let scope: Scope = named || verb == .POST ? .resource : r.namespace.isEmpty ? .cluster : .namespace
+            if verb == .GET {
+                // kemu serves `?watch` on collections only (a named GET with it is a GET).
+                verb = r.legacyWatch || (!named && isWatch(req)) ? .WATCH : named ? .GET : .LIST
+            } else if verb == .PATCH, req.header("content-type")?.hasPrefix("application/apply-patch") == true {
+                verb = .APPLY
             }
-            if !verbs.contains(verb) { verb = "other" }
-            return (Labels(kind: ObjectIdentifier(r.kind), verb: verb, dryRun: dryRun, subresource: r.subresource ?? "",
-                           scope: scope), r.kind)
+            return (Labels(kind: ObjectIdentifier(r.kind), verb: verb, scope: scope, dryRun: dryRun, code: 0,
+                           subresource: r.subresource ?? ""), r.kind)
         default:
-            let verb = method == "HEAD" ? "GET" : verbs.contains(method) ? method : "other"
-            return (Labels(kind: nil, verb: verb, dryRun: dryRun, subresource: req.path, scope: ""), nil)
+            return (Labels(kind: nil, verb: verb, scope: .none, dryRun: dryRun, code: 0, subresource: req.path), nil)
         }
     }
 
@@ -94,48 +123,50 @@ enum APIMetrics {
         return v != "0" && v != "false"
     }
 
-    static func dryRunLabel(_ req: HTTPRequest) -> String {
-        var values: Set<String> = []
-        for item in req.queryItems where item.name == "dryRun" { values.insert(item.value) }
-        if values.isEmpty { return "" }
-        return values == ["All"] ? "All" : "invalid"
+    /// 0: no dryRun; 1: dryRun=All; 2: any other value (upstream's "invalid").
+    static func dryRunLabel(_ req: HTTPRequest) -> UInt8 {
+        guard req.queryItems.contains(where: { $0.name == "dryRun" }) else { return 0 }
+        return req.queryItems.allSatisfy { $0.name != "dryRun" || $0.value == "All" } ? 1 : 2
     }
 
-    static func children(_ l: Labels, kind: ResourceKind?, code: Int) -> Children {
-        let key = Key(labels: l, code: code)
-        return cache.withLock { c in
-            if let hit = c[key] { return hit }
+    static func children(_ l: Labels, kind: ResourceKind?) -> Children {
+        let cache = caches.value
+        if let ch = cache.lastChildren, cache.last == l { return ch }
+        let ch = cache.children[l] ?? {
             let g = kind?.group ?? "", v = kind?.version ?? "", res = kind?.resource ?? ""
-            let ch = Children(
-                total: requests.labels(l.verb, l.dryRun, g, v, res, l.subresource, l.scope, component, String(code)),
-                duration: durations.labels(l.verb, l.dryRun, g, v, res, l.subresource, l.scope, component))
-            c[key] = ch
+            let values = [l.verb.label, l.dryRunLabel, g, v, res, l.subresource, l.scope.label, component]
+            let ch = Children(total: requests.threadChild(values + [String(l.code)]), duration: durations.threadChild(values))
+            cache.children[l] = ch
             return ch
-        }
+        }()
+        cache.last = l
+        cache.lastChildren = ch
+        return ch
     }
 
     /// Counts a finished request. A stream (a watch) is counted when it ends, with its whole lifetime, and
     /// is a long-running request while it is open.
     static func record(_ route: Route, _ req: HTTPRequest, _ response: HTTPResponse, startNanos: UInt64) -> HTTPResponse {
-        guard let (l, kind) = labels(route, req) else { return response }
+        guard case (var info, let kind)? = labels(route, req) else { return response }
         if case .openAPIDocument = route, response.status == 404 { return response }
+        info.code = response.status
+        let l = info
         guard case .stream(let open) = response.body else {
-            let ch = children(l, kind: kind, code: response.status)
+            let ch = children(l, kind: kind)
             ch.total.inc()
-            ch.duration.observe(nanos: DispatchTime.now().uptimeNanoseconds &- startNanos)
+            ch.duration.observe(nanos: MonotonicClock.nanos() &- startNanos)
             return response
         }
-        let status = response.status
-        let gauge = longRunning.labels(l.verb, kind?.group ?? "", kind?.version ?? "", kind?.resource ?? "", l.subresource,
-                                       l.scope, component)
+        let gauge = longRunning.labels(l.verb.label, kind?.group ?? "", kind?.version ?? "", kind?.resource ?? "",
+                                       l.subresource, l.scope.label, component)
         var wrapped = response
         wrapped.body = .stream { stream in
             gauge.inc()
             stream.onClose {
                 gauge.dec()
-                let ch = children(l, kind: kind, code: status)
+                let ch = children(l, kind: kind)
                 ch.total.inc()
-                ch.duration.observe(nanos: DispatchTime.now().uptimeNanoseconds &- startNanos)
+                ch.duration.observe(nanos: MonotonicClock.nanos() &- startNanos)
             }
             open(stream)
         }
