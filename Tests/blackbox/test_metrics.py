@@ -172,6 +172,8 @@ def test_watch_metrics_and_endpointslice_controller(kemu):
     api.create(f"/api/v1/namespaces/{ns}/services",
                {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                 "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    _, ok = w.take_until(lambda ev: ev.get("type") == "ADDED", timeout=15)      # the placeholder slice
+    assert ok, "no slice for the Service"
     api.create(f"/api/v1/namespaces/{ns}/pods",
                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "labels": {"app": "web"}},
                 "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]}})
