@@ -94,8 +94,8 @@ enum APIMetrics {
     static let caches = PerThread { Cache() }
 
     /// What to record for `route`, or nil for paths kemu does not serve (not instrumented, as upstream's
-    /// unregistered paths are not). `code` is filled in later.
-    static func labels(_ route: Route, _ req: HTTPRequest) -> (Labels, ResourceKind?)? {
+    /// unregistered paths are not). The kind is only named by identity: the request path does not retain it.
+    static func labels(_ route: Route, _ req: HTTPRequest, code: Int) -> Labels? {
         let dryRun = dryRunLabel(req)
         var verb = Verb(method: req.method)
         switch route {
@@ -110,11 +110,16 @@ enum APIMetrics {
             } else if verb == .PATCH, req.header("content-type")?.hasPrefix("application/apply-patch") == true {
                 verb = .APPLY
             }
-            return (Labels(kind: ObjectIdentifier(r.kind), verb: verb, scope: scope, dryRun: dryRun, code: 0,
-                           subresource: r.subresource ?? ""), r.kind)
+            return Labels(kind: ObjectIdentifier(r.kind), verb: verb, scope: scope, dryRun: dryRun, code: code,
+                          subresource: r.subresource ?? "")
         default:
-            return (Labels(kind: nil, verb: verb, scope: .none, dryRun: dryRun, code: 0, subresource: req.path), nil)
+            return Labels(kind: nil, verb: verb, scope: .none, dryRun: dryRun, code: code, subresource: req.path)
         }
+    }
+
+    static func kind(_ route: Route) -> ResourceKind? {
+        if case .resource(let r) = route { return r.kind }
+        return nil
     }
 
     /// `watch` given and not "0"/"false", as upstream's metrics decide (a bit wider than the handler's test).
@@ -129,10 +134,11 @@ enum APIMetrics {
         return req.queryItems.allSatisfy { $0.name != "dryRun" || $0.value == "All" } ? 1 : 2
     }
 
-    static func children(_ l: Labels, kind: ResourceKind?) -> Children {
+    static func children(_ l: Labels, _ route: Route) -> Children {
         let cache = caches.value
         if let ch = cache.lastChildren, cache.last == l { return ch }
         let ch = cache.children[l] ?? {
+            let kind = kind(route)
             let g = kind?.group ?? "", v = kind?.version ?? "", res = kind?.resource ?? ""
             let values = [l.verb.label, l.dryRunLabel, g, v, res, l.subresource, l.scope.label, component]
             let ch = Children(total: requests.threadChild(values + [String(l.code)]), duration: durations.threadChild(values))
@@ -147,16 +153,15 @@ enum APIMetrics {
     /// Counts a finished request. A stream (a watch) is counted when it ends, with its whole lifetime, and
     /// is a long-running request while it is open.
     static func record(_ route: Route, _ req: HTTPRequest, _ response: HTTPResponse, startNanos: UInt64) -> HTTPResponse {
-        guard case (var info, let kind)? = labels(route, req) else { return response }
+        guard let l = labels(route, req, code: response.status) else { return response }
         if case .openAPIDocument = route, response.status == 404 { return response }
-        info.code = response.status
-        let l = info
         guard case .stream(let open) = response.body else {
-            let ch = children(l, kind: kind)
+            let ch = children(l, route)
             ch.total.inc()
             ch.duration.observe(nanos: MonotonicClock.nanos() &- startNanos)
             return response
         }
+        let kind = kind(route)
         let gauge = longRunning.labels(l.verb.label, kind?.group ?? "", kind?.version ?? "", kind?.resource ?? "",
                                        l.subresource, l.scope.label, component)
         var wrapped = response
@@ -164,7 +169,7 @@ enum APIMetrics {
             gauge.inc()
             stream.onClose {
                 gauge.dec()
-                let ch = children(l, kind: kind)
+                let ch = children(l, route)
                 ch.total.inc()
                 ch.duration.observe(nanos: MonotonicClock.nanos() &- startNanos)
             }
