@@ -7,21 +7,32 @@ import Synchronization
 public final class WorkQueue: Sendable {
     let queue: DispatchQueue
     let handler: @Sendable (String) -> Void
-    struct State { var waiting: Set<String> = []; var processedCount = 0 }
+    let metrics: WorkqueueMetrics
+    /// Waiting keys with the time they are due (ns, monotonic).
+    struct State { var waiting: [String: UInt64] = [:]; var processedCount = 0 }
     let state = Mutex(State())
 
-    public init(label: String, handler: @escaping @Sendable (String) -> Void) {
+    /// `name` is the queue's metrics name; by default the upstream name for `label` (`WorkqueueMetrics`).
+    public init(label: String, name: String? = nil, handler: @escaping @Sendable (String) -> Void) {
         queue = DispatchQueue(label: label)
         self.handler = handler
+        metrics = WorkqueueMetrics(name: name ?? WorkqueueMetrics.upstreamName(label: label))
     }
 
     /// Schedules `key` after `delay` seconds unless it is already waiting.
     public func add(_ key: String, after delay: Double = 0) {
-        let fresh = state.withLock { $0.waiting.insert(key).inserted }
+        metrics.delayed(delay)
+        let due = WorkqueueMetrics.due(after: delay)
+        let fresh = state.withLock { s -> Bool in
+            if s.waiting[key] != nil { return false }
+            s.waiting[key] = due
+            return true
+        }
         guard fresh else { return }
+        metrics.added()
         let run: @Sendable () -> Void = { [self] in
-            state.withLock { _ = $0.waiting.remove(key) }
-            handler(key)
+            let due = state.withLock { $0.waiting.removeValue(forKey: key) } ?? WorkqueueMetrics.now()
+            metrics.process(dueNanos: due) { handler(key) }
             state.withLock { $0.processedCount += 1 }
         }
         if delay <= 0 { queue.async(execute: run) } else { queue.asyncAfter(deadline: .now() + delay, execute: run) }

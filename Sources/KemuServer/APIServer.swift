@@ -2,6 +2,7 @@ import FoundationEssentials
 import KemuAPI
 import KemuControllers
 import KemuHTTP
+import KemuMetrics
 import KemuRegistry
 import KemuStore
 import KemuYAML
@@ -77,12 +78,20 @@ public final class APIServer: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        if request.bodyTooLarge { return Respond.error(APIError.tooLarge(config.maxBodyBytes)) }
-        switch Router.route(request.path, registry: registry) {
+        let start = MonotonicClock.nanos()
+        let route = Router.route(request.path, registry: registry)
+        let response = request.bodyTooLarge ? Respond.error(APIError.tooLarge(config.maxBodyBytes)) : respond(route, request)
+        return APIMetrics.record(route, request, response, startNanos: start)
+    }
+
+    func respond(_ route: Route, _ request: HTTPRequest) -> HTTPResponse {
+        switch route {
         case .health:
             return request.method == "GET" || request.method == "HEAD" ? .text(200, "ok") : Respond.error(.methodNotAllowed(request.method, "healthz"))
         case .version:
             return Respond.json(200, Version.info)
+        case .metrics:
+            return request.method == "GET" || request.method == "HEAD" ? APIMetrics.scrape(self) : Respond.error(.methodNotAllowed(request.method, "metrics"))
         case .apiVersions:
             return discovery.apiVersions(request, serverAddress: config.advertisedAddress)
         case .apiGroupList:

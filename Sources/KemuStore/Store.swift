@@ -1,4 +1,5 @@
 import KemuAPI
+import KemuMetrics
 import Synchronization
 
 public enum StoreError: Error, Sendable {
@@ -53,7 +54,13 @@ public final class Store: @unchecked Sendable {
     struct State {
         var rv: UInt64 = 0
         var collections: [GroupResource: Collection] = [:]
+        /// `etcd_requests_total` children for create, update and delete, per resource.
+        var writeCounters: [GroupResource: [Counter]] = [:]
     }
+
+    static let requests = MetricsRegistry.shared.counter(
+        "etcd_requests_total", help: "[ALPHA] Etcd request counts for each operation and object type.",
+        labels: ["operation", "group", "resource"])
 
     /// Guarded by `lock`; never touched without it.
     private var state = State()
@@ -74,6 +81,17 @@ public final class Store: @unchecked Sendable {
     }
 
     public func count(_ r: GroupResource) -> Int { lock.withLock { state.collections[r]?.objects.count ?? 0 } }
+
+    /// The number of objects of every resource that has had any.
+    public func counts() -> [GroupResource: Int] { lock.withLock { state.collections.mapValues { $0.objects.count } } }
+
+    /// Counts a write that changed the store (0 create, 1 update, 2 delete); the caller holds the lock.
+    private func countWrite(_ r: GroupResource, _ op: Int) {
+        if let c = state.writeCounters[r] { c[op].inc(); return }
+        let c = ["create", "update", "delete"].map { Self.requests.labels($0, r.group, r.resource) }
+        state.writeCounters[r] = c
+        c[op].inc()
+    }
 
     /// Atomically reads the current version, lets `body` decide, and applies the decision.
     /// `body` runs under the store lock: keep it free of I/O. It may read the store (the lock is
@@ -106,6 +124,7 @@ public final class Store: @unchecked Sendable {
             state.collections[r]!.sortedKeysCache = nil
             let e = StoreEvent(type: .deleted, resource: r, object: deleted, previous: current)
             log.append(e)
+            countWrite(r, 2)
             return (WriteResult(object: deleted, event: .deleted), e)
         case .put(var obj):
             if let current {
@@ -120,6 +139,7 @@ public final class Store: @unchecked Sendable {
             if current == nil { state.collections[r]!.sortedKeysCache = nil }
             let e = StoreEvent(type: current == nil ? .added : .modified, resource: r, object: stored, previous: current)
             log.append(e)
+            countWrite(r, current == nil ? 0 : 1)
             return (WriteResult(object: stored, event: e.type), e)
         }
     }

@@ -27,6 +27,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
     var retries: [String: Int] = [:]
     var stopped = false
     var stats = Stats()
+    let sliceMetrics = EndpointSliceMetrics()
 
     struct Stats {
         var syncs = 0
@@ -189,6 +190,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
         guard !stopped else { return }
         let start = DispatchTime.now().uptimeNanoseconds
         let error = sync(key)
+        sliceMetrics.synced(key, error: error)
         let took = DispatchTime.now().uptimeNanoseconds - start
         stats.syncs += 1
         stats.syncNanos += took
@@ -227,6 +229,7 @@ public final class EndpointSliceController: Controller, @unchecked Sendable {
                                                changed: changed, full: full)
         let trigger = triggerSecs.map { Timestamp.format(epochSeconds: $0) }
         let plan = reconciler.reconcile(service: view, desired: cache.desired, existing: existing, topology: &topology)
+        sliceMetrics.plan(key, view, cache.desired, existing: existing.count, plan, maxPerSlice: reconciler.maxEndpointsPerSlice)
         for (uid, idx) in plan.refreshedIndexes { parsed[uid]?.state.index = idx }
         lap(2)
         defer { lap(3) }

@@ -8,22 +8,26 @@ final class EndpointSliceKeyQueue {
     /// Key → (due time, token of the scheduled run that may fire it).
     var waiting: [String: (due: DispatchTime, token: UInt64)] = [:]
     var nextToken: UInt64 = 0
+    let metrics: WorkqueueMetrics
 
-    init(queue: DispatchQueue, handler: @escaping (String) -> Void) {
+    init(queue: DispatchQueue, name: String = "endpoint_slice", handler: @escaping (String) -> Void) {
         self.queue = queue
         self.handler = handler
+        metrics = WorkqueueMetrics(name: name)
     }
 
     func add(_ key: String, after seconds: Double) {
+        metrics.delayed(seconds)
         let due = DispatchTime.now() + max(0, seconds)
         if let w = waiting[key], w.due <= due { return }
+        if waiting[key] == nil { metrics.added() }
         nextToken += 1
         let token = nextToken
         waiting[key] = (due, token)
         let fire = UncheckedBox { [self] in
             guard let w = waiting[key], w.token == token else { return }
             waiting[key] = nil
-            handler(key)
+            metrics.process(dueNanos: w.due.uptimeNanoseconds) { handler(key) }
         }
         if seconds <= 0 { queue.async { fire.value() } } else { queue.asyncAfter(deadline: due) { fire.value() } }
     }

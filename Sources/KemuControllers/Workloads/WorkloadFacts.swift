@@ -214,26 +214,36 @@ struct OwnedIndex {
 /// A serial queue with deduplicated, optionally delayed keys; everything the controller keeps lives on it.
 final class SyncQueue: @unchecked Sendable {
     let queue: DispatchQueue
-    var pending: Set<String> = []
+    /// Keys waiting to run, with the time they became due (ns, monotonic).
+    var pending: [String: UInt64] = [:]
     var stopped = false
     let handler: (String) -> Void
+    let metrics: WorkqueueMetrics
 
     init(label: String, handler: @escaping (String) -> Void) {
         queue = DispatchQueue(label: label)
         self.handler = handler
+        metrics = WorkqueueMetrics(name: WorkqueueMetrics.upstreamName(label: label))
     }
 
     /// Must be called on `queue`.
     func add(_ key: String, after delay: Double = 0) {
         guard !stopped else { return }
         if delay > 0 {
+            metrics.delayed(delay)
             queue.asyncAfter(deadline: .now() + delay) { [self] in add(key) }
             return
         }
-        guard pending.insert(key).inserted else { return }
+        guard pending[key] == nil else { return }
+        pending[key] = WorkqueueMetrics.now()
+        metrics.added()
         queue.async { [self] in
-            pending.remove(key)
-            if !stopped { handler(key) }
+            let due = pending.removeValue(forKey: key) ?? WorkqueueMetrics.now()
+            if stopped {
+                metrics.depth.dec()
+                return
+            }
+            metrics.process(dueNanos: due) { handler(key) }
         }
     }
 }

@@ -49,6 +49,7 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
     let bookmarkIntervalMillis: UInt64
     let deadlineMillis: UInt64
     let maxBuffer: Int
+    let metrics: WatchMetrics
     var resource: GroupResource { kind.groupResource }
     static let wakeIntervalMillis: UInt64 = 10_000
 
@@ -72,6 +73,7 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
         bookmarkIntervalMillis = UInt64(max(0.05, bookmarkInterval) * 1000)
         deadlineMillis = timeout <= 0 ? UInt64.max : now + UInt64(timeout * 1000)
         self.maxBuffer = maxBuffer
+        metrics = WatchMetrics(kind: kind)
         state = Mutex(State(lastBookmarkMillis: now))
     }
 
@@ -142,7 +144,9 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
                                   message: "watch of \(kind.resource) closed: the client fell more than \(maxBuffer) bytes behind; re-list and watch again"))
             return false
         }
-        return stream.write(line)
+        guard stream.write(line) else { return false }
+        metrics.sent(line.count)
+        return true
     }
 
     func endWithError(_ e: APIError) {

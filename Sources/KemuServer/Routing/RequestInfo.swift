@@ -15,6 +15,7 @@ struct ResourceRequest {
 enum Route {
     case health
     case version
+    case metrics                           // /metrics (Prometheus text format)
     case apiVersions                       // /api
     case apiGroupList                      // /apis
     case apiGroup(String)                  // /apis/<group>
@@ -35,6 +36,8 @@ enum Router {
             return parts.count == 1 ? .health : .notFound
         case "version":
             return parts.count == 1 ? .version : .notFound
+        case "metrics":
+            return parts.count == 1 ? .metrics : .notFound
         case "openapi":
             if parts.count == 2 && parts[1] == "v3" { return .openAPIIndex }
             if parts.count >= 3 && parts[1] == "v3" { return .openAPIDocument(parts[2...].joined(separator: "/")) }
