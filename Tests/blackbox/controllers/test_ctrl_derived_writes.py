@@ -268,7 +268,10 @@ def test_warn_kubectl(make_env):
                     and ss[0]["metadata"]["name"] != name, "slice recreated")
     p = env.kubectl("label", "endpoints", "web", "mine=x", "-o", "json")
     assert p.returncode == 0, p.stderr
-    env.await_rv(json.loads(p.stdout)["metadata"]["resourceVersion"], watch="endpoints")
+    # kubectl label -o json prints the object as it read it before patching (its resourceVersion is the old one),
+    # so wait for the label itself to arrive on the watch.
+    env.wait(lambda: any(o["metadata"]["name"] == "web" and "mine" in labels(o) for _, o in env.ew.events),
+             "label written", quiet=False)
     assert re.search(r"^Warning: .*endpoints?[- ]controller", p.stderr, re.M | re.I), p.stderr
     env.patch_service("web", {"metadata": {"annotations": {"touch": "1"}}})
     env.wait_endpoints("web", lambda e: e is not None and "mine" not in labels(e), "Endpoints label reconciled")
@@ -308,7 +311,9 @@ def test_allow_kubectl(make_env):
     name = s["metadata"]["name"]
     p = env.kubectl("label", "endpointslice", name, "mine=x", "-o", "json")
     assert p.returncode == 0 and "Warning:" not in p.stderr, p.stderr
-    env.await_rv(json.loads(p.stdout)["metadata"]["resourceVersion"])
+    # kubectl label -o json prints the object as read before patching: wait for the label on the watch instead.
+    env.wait(lambda: any(o["metadata"]["name"] == name and "mine" in labels(o) for _, o in env.sw.events),
+             "label written", quiet=False)
     env.wait_slices("web", lambda ss: len(ss) == 1 and "mine" not in labels(ss[0]), "label reconciled back")
     p = env.kubectl("delete", "endpointslice", name)
     assert p.returncode == 0 and "Warning:" not in p.stderr, p.stderr
