@@ -67,14 +67,7 @@ final class SimTestCluster: @unchecked Sendable {
         }
     }
 
-    func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(2000)
-        }
-        return condition()
-    }
+    func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool { poll(timeout: timeout, condition) }
 
     /// Waits until the store is quiet for `quiet` seconds.
     func settle(quiet: Double = 0.3, timeout: Double = 10) {

@@ -132,14 +132,7 @@ final class EPTestCluster: @unchecked Sendable {
     }
 
     /// Polls `condition` for up to `timeout` seconds.
-    func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(2000)
-        }
-        return condition()
-    }
+    func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool { poll(timeout: timeout, condition) }
 }
 
 func epIPs(_ subsets: [JSON], _ list: String = "addresses") -> [String] {

@@ -22,6 +22,11 @@ def workload(kind, name, image="nginx:1.27", grace=None, **spec):
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": body}
 
 
+def deployment(name, replicas, **strategy):
+    """A Deployment of `replicas` nginx pods labelled `app: name`; `strategy` becomes spec.strategy."""
+    return workload("Deployment", name, replicas=replicas, **({"strategy": strategy} if strategy else {}))
+
+
 def service(name, headless=False):
     spec = {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
     if headless:

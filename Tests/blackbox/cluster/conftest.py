@@ -17,3 +17,12 @@ def make_cluster(kemu_factory):
     yield start
     for a in apis:
         a.close()
+
+
+@pytest.fixture
+def cluster(kemu_factory):
+    """A `kemu serve --nodes 3` over zones a, b and c; yields (server, Api)."""
+    srv = kemu_factory("--nodes", "3", "--zones", "zone-a,zone-b,zone-c")
+    api = Api(srv.url)
+    yield srv, api
+    api.close()

@@ -1,44 +1,11 @@
 """The simulated cluster (issue 4): nodes in zones, workloads become ready pods, slices follow."""
 
 import ipaddress
-import time
 
 import pytest
 
+from clusterlib import deployment, ready_endpoints, service, slices, workload
 from helpers import MERGE, Api, wait_for
-
-
-@pytest.fixture
-def cluster(kemu_factory):
-    srv = kemu_factory("--nodes", "3", "--zones", "zone-a,zone-b,zone-c")
-    api = Api(srv.url)
-    yield srv, api
-    api.close()
-
-
-def deployment(name, replicas, **strategy):
-    d = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                  "template": {"metadata": {"labels": {"app": name}},
-                               "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
-                                                        "ports": [{"containerPort": 8080}]}]}}}}
-    if strategy:
-        d["spec"]["strategy"] = strategy
-    return d
-
-
-def service(name):
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}
-
-
-def slices(api, svc):
-    return api.read("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
-                    params={"labelSelector": f"kubernetes.io/service-name={svc}"})["items"]
-
-
-def ready_endpoints(api, svc):
-    return [e for s in slices(api, svc) for e in (s.get("endpoints") or []) if e["conditions"].get("ready")]
 
 
 def test_nodes_exist_in_zones_with_pod_cidrs(cluster):
@@ -132,11 +99,7 @@ def test_kubectl_scale_and_rollout_status(cluster, tmp_path):
 
 def test_daemonset_follows_nodes(cluster):
     _, api = cluster
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                   "template": {"metadata": {"labels": {"app": "agent"}},
-                                "spec": {"containers": [{"name": "a", "image": "agent:1"}]}}}}
-    api.create("/apis/apps/v1/namespaces/default/daemonsets", ds)
+    api.create("/apis/apps/v1/namespaces/default/daemonsets", workload("DaemonSet", "agent", image="agent:1"))
 
     def agent_nodes():
         pods = api.read("/api/v1/namespaces/default/pods", params={"labelSelector": "app=agent"})["items"]

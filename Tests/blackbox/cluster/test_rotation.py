@@ -11,33 +11,13 @@ import sys
 
 import pytest
 
-from helpers import Api, wait_for
+from clusterlib import deployment, live_pods, ready_endpoints, service, workload
+from helpers import wait_for
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "scenario-rotate-nodes"
 KUBECTL = "/usr/bin/kubectl" if os.access("/usr/bin/kubectl", os.X_OK) else shutil.which("kubectl")
 ORIGINAL = {"kemu-node-1", "kemu-node-2", "kemu-node-3"}
-
-
-@pytest.fixture
-def cluster(kemu_factory):
-    srv = kemu_factory("--nodes", "3", "--zones", "zone-a,zone-b,zone-c")
-    api = Api(srv.url)
-    yield srv, api
-    api.close()
-
-
-def deployment(name, replicas):
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
-                                                           "ports": [{"containerPort": 8080}]}]}}}}
-
-
-def service(name):
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}
 
 
 def pdb(name, **spec):
@@ -46,21 +26,7 @@ def pdb(name, **spec):
 
 
 def daemonset(name):
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
-            "spec": {"selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "a", "image": "agent:1"}]}}}}
-
-
-def ready_endpoints(api, svc):
-    items = api.read("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
-                     params={"labelSelector": f"kubernetes.io/service-name={svc}"})["items"]
-    return [e for s in items for e in (s.get("endpoints") or []) if e["conditions"].get("ready")]
-
-
-def live_pods(api, app):
-    pods = api.read("/api/v1/namespaces/default/pods", params={"labelSelector": f"app={app}"})["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    return workload("DaemonSet", name, image="agent:1")
 
 
 def deploy_web(api, name, replicas, **budget):
