@@ -447,17 +447,19 @@ final class EndpointsBuilderTests: XCTestCase {
         XCTAssertEqual(EndpointsPodChange.servicesToUpdate(services, old: old, new: newIP), ["test/a"])
     }
 
-    func testTriggerTimeTracker() {
-        var t = EndpointsTriggerTimeTracker()
-        let svc = epService()
-        let p = epPod("a", ip: "1.1.1.1", readySince: "2024-02-01T00:00:00Z")
-        XCTAssertEqual(t.compute(service: svc, pods: [p]), Timestamp.parse("2024-01-01T00:00:00Z"))
-        XCTAssertNil(t.compute(service: svc, pods: [p]))
-        let q = epPod("b", ip: "1.1.1.2", readySince: "2024-03-01T00:00:00Z")
-        let p2 = epPod("a", ip: "1.1.1.1", readySince: "2024-04-01T00:00:00Z")
-        XCTAssertEqual(t.compute(service: svc, pods: [p2, q]), Timestamp.parse("2024-03-01T00:00:00Z"))
-        t.forget(namespace: "test", name: "foo")
-        XCTAssertEqual(t.compute(service: svc, pods: [p2, q]), Timestamp.parse("2024-01-01T00:00:00Z"))
+    func testTriggerTimeOverAllPods() {
+        // The Endpoints controller passes every selected pod (`full`): a pod that became Ready earlier than the
+        // newest change, or that left, does not count.
+        var t = TriggerTimeTracker()
+        let created = Timestamp.parse("2024-01-01T00:00:00Z")
+        func at(_ s: String) -> Int? { Timestamp.parse(s) }
+        XCTAssertEqual(t.compute(serviceKey: "test/foo", serviceTime: created, changed: [("a", at("2024-02-01T00:00:00Z"))], full: true), created)
+        XCTAssertNil(t.compute(serviceKey: "test/foo", serviceTime: created, changed: [("a", at("2024-02-01T00:00:00Z"))], full: true))
+        XCTAssertEqual(t.compute(serviceKey: "test/foo", serviceTime: created,
+                                 changed: [("a", at("2024-04-01T00:00:00Z")), ("b", at("2024-03-01T00:00:00Z"))], full: true),
+                       at("2024-03-01T00:00:00Z"))
+        t.forget("test/foo")
+        XCTAssertEqual(t.compute(serviceKey: "test/foo", serviceTime: created, changed: [("b", at("2024-03-01T00:00:00Z"))], full: true), created)
     }
 }
 

@@ -21,7 +21,7 @@ public final class EndpointsController: Controller, @unchecked Sendable {
     /// Worker-only state: the informer view of Services and Pods, and sync bookkeeping.
     var services: [String: JSONObject] = [:]
     let index = ServicePodIndex()
-    var triggerTimes = EndpointsTriggerTimeTracker()
+    var triggerTimes = TriggerTimeTracker()
     var retries: [String: Int] = [:]
     let stopped = Atomic<Bool>(false)
 
@@ -133,7 +133,7 @@ public final class EndpointsController: Controller, @unchecked Sendable {
             do {
                 _ = try storage.delete(.endpoints, namespace: ns, name: name)
             } catch let e as APIError where e.code == 404 {}
-            triggerTimes.forget(namespace: ns, name: name)
+            triggerTimes.forget(StoreKey.make(namespace: ns, name: name))
             return
         }
         if ServiceFacts.type(service) == "ExternalName" { return }
@@ -143,7 +143,7 @@ public final class EndpointsController: Controller, @unchecked Sendable {
         let key = StoreKey.make(namespace: ns, name: name)
         let pods = index.selectedPods(key).compactMap { index.pod(ns, $0) }
         let trigger = triggerTimes.compute(serviceKey: key, serviceTime: service.metadata.string("creationTimestamp").flatMap(Timestamp.parse),
-                                           pods: pods.map { ($0.name, $0.readySince) })
+                                           changed: pods.map { ($0.name, $0.readySince) }, full: true)
             .map { Timestamp.format(epochSeconds: $0) }
         // Only the addresses that are written become JSON: a big Service's are cut to 1,000 first.
         let (kept, truncated) = EndpointSubsets.truncate(EndpointsBuilder.subsets(service: SliceServiceView(service), pods: pods),
