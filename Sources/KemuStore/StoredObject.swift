@@ -12,12 +12,13 @@ public final class StoredObject: Sendable {
     public let labels: [String: String]
 
     public init(object: JSONObject, resourceVersion: UInt64) {
+        var object = object
+        self.labels = object.memoizeLabels()
         self.object = object
         self.bytes = JSONWriter.encode(.object(object))
         self.resourceVersion = resourceVersion
         self.namespace = object.namespace
         self.name = object.name
-        self.labels = object.labels
     }
 
     public var key: String { StoreKey.make(namespace: namespace, name: name) }

@@ -56,9 +56,12 @@ public enum ServiceFacts {
         return svc["spec"]?["selector"].stringMap
     }
 
+    /// `selector(svc)` matches `labels` (read off the JSON without building the selector map: this runs
+    /// once per pod per Service sync).
     public static func matches(_ svc: JSONObject, labels: [String: String]) -> Bool {
-        guard let sel = selector(svc) else { return false }
-        return sel.allSatisfy { labels[$0.key] == $0.value }
+        guard case .object(let spec)? = svc["spec"], case .object(let sel)? = spec["selector"], !sel.isEmpty else { return false }
+        for (k, v) in sel { if case .string(let s) = v, labels[k] != s { return false } }
+        return true
     }
 
     public static func publishNotReadyAddresses(_ svc: JSONObject) -> Bool {
