@@ -15,7 +15,11 @@ public final class StoredObject: Sendable {
         var object = object
         self.labels = object.memoizeLabels()
         self.object = object
-        self.bytes = JSONWriter.encode(.object(object))
+        // Exactly sized: the writer's buffer grows by doubling, and every stored version keeps its bytes.
+        let encoded = JSONWriter.encode(.object(object))
+        self.bytes = [UInt8](unsafeUninitializedCapacity: encoded.count) { buf, n in
+            n = buf.initialize(fromContentsOf: encoded)
+        }
         self.resourceVersion = resourceVersion
         self.namespace = object.namespace
         self.name = object.name

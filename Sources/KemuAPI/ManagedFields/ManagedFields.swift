@@ -1,3 +1,5 @@
+import Synchronization
+
 /// `metadata.managedFields` for create/update/patch (non-apply) writes, as kube-apiserver's
 /// field manager computes them (`apimachinery pkg/util/managedfields/internal`, on top of
 /// structured-merge-diff's `merge.Updater.Update`):
@@ -180,16 +182,50 @@ public enum ManagedFields {
             }
         }
 
-        var json: JSON {
-            var o = JSONObject()
-            if !manager.isEmpty { o.appendUnchecked("manager", .string(manager)) }
-            if !operation.isEmpty { o.appendUnchecked("operation", .string(operation)) }
-            if !apiVersion.isEmpty { o.appendUnchecked("apiVersion", .string(apiVersion)) }
-            if let time { o.appendUnchecked("time", .string(time)) }
-            o.appendUnchecked("fieldsType", .string("FieldsV1"))
-            o.appendUnchecked("fieldsV1", .object(set.fieldsV1()))
-            if !subresource.isEmpty { o.appendUnchecked("subresource", .string(subresource)) }
-            return .object(o)
+        var json: JSON { interned.json }
+
+        /// The entry's JSON and a key naming it, shared with every equal entry made recently (see `Interned`).
+        var interned: (json: JSON, key: String) {
+            let fields = Interned.fieldsV1(set)
+            let key = "e\u{0}" + manager + "\u{0}" + operation + "\u{0}" + apiVersion + "\u{0}" + (time ?? "\u{1}") + "\u{0}"
+                + subresource + "\u{0}" + fields.key
+            let json = Interned.value(key) {
+                var o = JSONObject()
+                if !manager.isEmpty { o.appendUnchecked("manager", .string(manager)) }
+                if !operation.isEmpty { o.appendUnchecked("operation", .string(operation)) }
+                if !apiVersion.isEmpty { o.appendUnchecked("apiVersion", .string(apiVersion)) }
+                if let time { o.appendUnchecked("time", .string(time)) }
+                o.appendUnchecked("fieldsType", .string("FieldsV1"))
+                o.appendUnchecked("fieldsV1", fields.json)
+                if !subresource.isEmpty { o.appendUnchecked("subresource", .string(subresource)) }
+                return .object(o)
+            }
+            return (json, key)
+        }
+    }
+
+    /// Recently made managedFields JSON, by content. Objects written by the same managers in the same way
+    /// (every pod of a ReplicaSet, every status write of the kubelet) carry equal entries; handing out one
+    /// shared value instead of equal copies keeps one copy of them in memory. Bounded: emptied when full.
+    enum Interned {
+        static let limit = 2048
+        static let cache = Mutex<[String: JSON]>([:])
+
+        static func value(_ key: String, _ make: () -> JSON) -> JSON {
+            if let hit = cache.withLock({ $0[key] }) { return hit }
+            let v = make()
+            cache.withLock { c in
+                if c.count >= limit { c.removeAll(keepingCapacity: true) }
+                c[key] = v
+            }
+            return v
+        }
+
+        /// The set's FieldsV1 JSON, keyed by its encoding.
+        static func fieldsV1(_ set: FieldSet) -> (json: JSON, key: String) {
+            let made = JSON.object(set.fieldsV1())
+            let key = "f\u{0}" + JSONWriter.string(made)
+            return (value(key) { made }, key)
         }
     }
 
@@ -298,7 +334,8 @@ public enum ManagedFields {
             if p.apiVersion != q.apiVersion { return compareBytes(p.apiVersion, q.apiVersion) < 0 }
             return compareBytes(p.subresource, q.subresource) < 0
         }
-        return .array(sorted.map(\.json))
+        let entries = sorted.map(\.interned)
+        return Interned.value("a\u{0}" + entries.map(\.key).joined(separator: "\u{2}")) { .array(entries.map(\.json)) }
     }
 
     static func withoutManagedFields(_ obj: JSONObject) -> JSONObject {

@@ -1,9 +1,21 @@
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// RFC 3339 timestamps at second precision in UTC, as metav1.Time serialises.
 public enum Timestamp {
+    /// The last second formatted, so that the timestamps written within one second share one string's storage
+    /// (a pod carries about ten of them).
+    private static let last = Mutex<(seconds: Int, text: String)?>(nil)
+
     public static func format(epochSeconds: Int) -> String {
+        if let l = last.withLock({ $0 }), l.seconds == epochSeconds { return l.text }
+        let text = formatted(epochSeconds)
+        last.withLock { $0 = (epochSeconds, text) }
+        return text
+    }
+
+    private static func formatted(_ epochSeconds: Int) -> String {
         var t = time_t(epochSeconds)
         var tmv = tm()
         gmtime_r(&t, &tmv)
