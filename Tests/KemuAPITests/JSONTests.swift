@@ -416,4 +416,16 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(p.labels, [:])
         XCTAssertEqual(copy, ["kind": "Pod", "metadata": ["name": "a", "labels": ["app": "web", "n": 1]]], "the memo is not part of equality")
     }
+
+    func testSpecSelector() {
+        var svc: JSONObject = ["kind": "Service", "spec": ["selector": ["app": "web", "n": 1]]]
+        XCTAssertEqual(svc.specSelector, ["app": "web"])
+        _ = svc.memoizeLabels()
+        XCTAssertEqual(svc.specSelector, ["app": "web"], "memoized")
+        svc["spec"] = ["selector": [:]]
+        XCTAssertNil(svc.specSelector, "an empty selector is none")
+        svc["spec"] = ["selector": "x"]
+        XCTAssertNil(svc.specSelector)
+        XCTAssertNil(JSONObject().specSelector)
+    }
 }

@@ -69,15 +69,19 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 
     final class Derived: Sendable {
         let labels: [String: String]
-        init(labels: [String: String]) { self.labels = labels }
+        let specSelector: [String: String]?
+        init(labels: [String: String], specSelector: [String: String]?) {
+            self.labels = labels; self.specSelector = specSelector
+        }
     }
 
-    /// Computes `labels` once and keeps it with this value, so that `labels` on it (and on its unchanged
-    /// copies) is a lookup. For objects that are read many times and no longer change (stored versions).
+    /// Computes `labels` and `specSelector` once and keeps them with this value, so that reading them on it
+    /// (and on its unchanged copies) is a lookup. For objects that are read many times and no longer change
+    /// (stored versions). Returns the labels.
     public mutating func memoizeLabels() -> [String: String] {
         if let d = derived { return d.labels }
         let labels = metadataMap("labels")
-        derived = Derived(labels: labels)
+        derived = Derived(labels: labels, specSelector: computedSpecSelector)
         return labels
     }
 

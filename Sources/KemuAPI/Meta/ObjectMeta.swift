@@ -15,6 +15,15 @@ extension JSONObject {
     public var labels: [String: String] { derived?.labels ?? metadataMap("labels") }
     public var annotations: [String: String] { metadataMap("annotations") }
 
+    /// `spec.selector` as a string map, as a Service's selector is read: nil when it is absent, not an object
+    /// or empty (non-string values are skipped).
+    public var specSelector: [String: String]? { derived.map(\.specSelector) ?? computedSpecSelector }
+
+    var computedSpecSelector: [String: String]? {
+        guard case .object(let spec)? = self["spec"], case .object(let sel)? = spec["selector"], !sel.isEmpty else { return nil }
+        return JSON.object(sel).stringMap
+    }
+
     /// `metadata[key]` as a string map, read in place (no copy of `metadata`).
     func metadataMap(_ key: String) -> [String: String] {
         for e in entries where e.key == "metadata" {

@@ -51,16 +51,13 @@ public enum PodFacts {
 /// What controllers read off a Service.
 public enum ServiceFacts {
     /// The selector as a label map; nil when the Service has none (selectorless Services are not managed).
-    public static func selector(_ svc: JSONObject) -> [String: String]? {
-        guard case .object(let o)? = svc["spec"]?["selector"], !o.isEmpty else { return nil }
-        return svc["spec"]?["selector"].stringMap
-    }
+    public static func selector(_ svc: JSONObject) -> [String: String]? { svc.specSelector }
 
-    /// `selector(svc)` matches `labels` (read off the JSON without building the selector map: this runs
-    /// once per pod per Service sync).
+    /// `selector(svc)` matches `labels`. Runs once per pod per Service sync; a stored Service's selector map
+    /// is made once (`JSONObject.specSelector`).
     public static func matches(_ svc: JSONObject, labels: [String: String]) -> Bool {
-        guard case .object(let spec)? = svc["spec"], case .object(let sel)? = spec["selector"], !sel.isEmpty else { return false }
-        for (k, v) in sel { if case .string(let s) = v, labels[k] != s { return false } }
+        guard let sel = svc.specSelector else { return false }
+        for (k, v) in sel where labels[k] != v { return false }
         return true
     }
 
