@@ -192,10 +192,10 @@ public final class Store: @unchecked Sendable {
         let (keys, objects, listRV) = view
         var lo = 0, hi = keys.count
         if let namespace, !namespace.isEmpty {
-            let prefix = StoreKey.prefix(namespace: namespace)
-            lo = lowerBound(keys, prefix)
-            hi = lo
-            while hi < keys.count, keys[hi].hasPrefix(prefix) { hi += 1 }
+            // The keys of a namespace run from "ns/" up to (not including) "ns0", "0" following "/" in ASCII
+            // (namespaces and names are ASCII).
+            lo = lowerBound(keys, StoreKey.prefix(namespace: namespace))
+            hi = lowerBound(keys, namespace + "0")
         }
         if let startKey {
             lo = max(lo, upperBound(keys, startKey, from: lo, to: hi))
