@@ -11,8 +11,9 @@ A phase is DEPLOYMENTSxREPLICAS/NODES. Each run starts a fresh
 every node) and then:
   1. creates namespace `scale` and opens one watch on its endpointslices (not timed);
   2. waits for a quiet machine, then, over --conns keep-alive connections in parallel, POSTs for each i a
-     Service `svc-i` (selector app=app-i, port 80) and a Deployment `app-i` (DEPLOYMENTS replicas, template
-     labels app=app-i, one nginx container). t0 = wall clock just before the first request's bytes are written;
+     Service `svc-i` (selector app=app-i, port 80) and then a Deployment `app-i` (REPLICAS replicas, template
+     labels app=app-i, one nginx container); with --services-first, all Services before the first Deployment.
+     t0 = wall clock just before the first request's bytes are written;
   3. reads the slice watch as it arrives: per slice, its Service (label kubernetes.io/service-name) and its
      number of `"ready":true` endpoints. Done = every Service's slices hold exactly REPLICAS ready endpoints
      (ready endpoints come only from Ready pods, so every pod is Ready too). Time = kernel receive time of the
@@ -253,22 +254,36 @@ async def one_run(args, phase: dict) -> dict:
         t0s: list[int] = []
         created_ns: list[int] = []
 
-        async def worker(w: int) -> None:
-            c = conns[w]
-            for i in range(w, d, args.conns):
-                for what, path, body in (("service", SERVICES.format(ns=NS), service_body(i)),
-                                         ("deployment", DEPLOYMENTS.format(ns=NS), deployment_body(i, r))):
-                    t = await c.send("POST", path, body)
-                    if not t0s:
-                        t0s.append(t)
-                    st, resp = await c.response(timeout=60)
-                    statuses[f"{what} {st}"] = statuses.get(f"{what} {st}", 0) + 1
-                    if st != 201 and len(errors) < 3:
-                        errors.append(f"POST {what} {i}: HTTP {st}: {resp[:200]!r}")
+        async def worker(c: es.Conn, items: list[tuple[str, str, int]]) -> None:
+            for what, path, i in items:
+                t = await c.send("POST", path, service_body(i) if what == "service" else deployment_body(i, r))
+                if not t0s:
+                    t0s.append(t)
+                st, resp = await c.response(timeout=60)
+                statuses[f"{what} {st}"] = statuses.get(f"{what} {st}", 0) + 1
+                if st != 201 and len(errors) < 3:
+                    errors.append(f"POST {what} {i}: HTTP {st}: {resp[:200]!r}")
             created_ns.append(time.time_ns())
 
+        def svc(i: int) -> tuple[str, str, int]:
+            return ("service", SERVICES.format(ns=NS), i)
+
+        def dep(i: int) -> tuple[str, str, int]:
+            return ("deployment", DEPLOYMENTS.format(ns=NS), i)
+
+        async def create_all() -> None:
+            # Each connection creates an app's Service, then its Deployment; with --services-first, every
+            # Service is created before the first Deployment.
+            if args.services_first:
+                for make in (svc, dep):
+                    await asyncio.gather(*(worker(c, [make(i) for i in range(w, d, args.conns)])
+                                           for w, c in enumerate(conns)))
+            else:
+                await asyncio.gather(*(worker(c, [x for i in range(w, d, args.conns) for x in (svc(i), dep(i))])
+                                       for w, c in enumerate(conns)))
+
         cpu0 = cpu_ns(pid)
-        creators = asyncio.gather(*(worker(w) for w in range(args.conns)))
+        creators = asyncio.ensure_future(create_all())
         deadline = time.monotonic() + args.timeout
         while tally.done_kns is None and time.monotonic() < deadline and not watch.closed and server.alive():
             await asyncio.sleep(0.005)
@@ -397,6 +412,8 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=4, help="parallel keep-alive connections for the creates")
     ap.add_argument("--timeout", type=float, default=600.0, help="max seconds to wait for a phase to complete")
     ap.add_argument("--quiet-wait", type=float, default=60.0)
+    ap.add_argument("--services-first", action="store_true",
+                    help="create all Services before any Deployment (default: each Service, then its Deployment)")
     ap.add_argument("--watch-pods", action="store_true",
                     help="also watch pods and report when 50/90/100 %% were Ready (diagnostics; costs client CPU)")
     args = bl.parse_phase_args(ap, "cluster")
