@@ -1,5 +1,3 @@
-import Synchronization
-
 /// `metadata.managedFields` for create/update/patch (non-apply) writes, as kube-apiserver's
 /// field manager computes them (`apimachinery pkg/util/managedfields/internal`, on top of
 /// structured-merge-diff's `merge.Updater.Update`):
@@ -182,50 +180,29 @@ public enum ManagedFields {
             }
         }
 
-        var json: JSON { interned.json }
-
-        /// The entry's JSON and a key naming it, shared with every equal entry made recently (see `Interned`).
-        var interned: (json: JSON, key: String) {
-            let fields = Interned.fieldsV1(set)
-            let key = "e\u{0}" + manager + "\u{0}" + operation + "\u{0}" + apiVersion + "\u{0}" + (time ?? "\u{1}") + "\u{0}"
-                + subresource + "\u{0}" + fields.key
-            let json = Interned.value(key) {
-                var o = JSONObject()
-                if !manager.isEmpty { o.appendUnchecked("manager", .string(manager)) }
-                if !operation.isEmpty { o.appendUnchecked("operation", .string(operation)) }
-                if !apiVersion.isEmpty { o.appendUnchecked("apiVersion", .string(apiVersion)) }
-                if let time { o.appendUnchecked("time", .string(time)) }
-                o.appendUnchecked("fieldsType", .string("FieldsV1"))
-                o.appendUnchecked("fieldsV1", fields.json)
-                if !subresource.isEmpty { o.appendUnchecked("subresource", .string(subresource)) }
-                return .object(o)
+        /// The entry's JSON, shared with equal entries made recently (`JSONInterner`), and its encoding. Its
+        /// FieldsV1 shares every part it has in common with other entries (a pod's kubelet entry differs from
+        /// another's only under `f:podIPs` and `f:hostIPs`).
+        var shared: (json: JSON, key: [UInt8]) {
+            let fields = set.sharedFieldsV1()
+            var o = JSONObject()
+            var key: [UInt8] = [UInt8(ascii: "{")]
+            func add(_ k: String, _ v: JSON, encoded: [UInt8]? = nil) {
+                o.appendUnchecked(k, v)
+                if key.count > 1 { key.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(k, into: &key)
+                key.append(UInt8(ascii: ":"))
+                if let encoded { key += encoded } else { JSONWriter.write(v, into: &key) }
             }
-            return (json, key)
-        }
-    }
-
-    /// Recently made managedFields JSON, by content. Objects written by the same managers in the same way
-    /// (every pod of a ReplicaSet, every status write of the kubelet) carry equal entries; handing out one
-    /// shared value instead of equal copies keeps one copy of them in memory. Bounded: emptied when full.
-    enum Interned {
-        static let limit = 2048
-        static let cache = Mutex<[String: JSON]>([:])
-
-        static func value(_ key: String, _ make: () -> JSON) -> JSON {
-            if let hit = cache.withLock({ $0[key] }) { return hit }
-            let v = make()
-            cache.withLock { c in
-                if c.count >= limit { c.removeAll(keepingCapacity: true) }
-                c[key] = v
-            }
-            return v
-        }
-
-        /// The set's FieldsV1 JSON, keyed by its encoding.
-        static func fieldsV1(_ set: FieldSet) -> (json: JSON, key: String) {
-            let made = JSON.object(set.fieldsV1())
-            let key = "f\u{0}" + JSONWriter.string(made)
-            return (value(key) { made }, key)
+            if !manager.isEmpty { add("manager", .string(manager)) }
+            if !operation.isEmpty { add("operation", .string(operation)) }
+            if !apiVersion.isEmpty { add("apiVersion", .string(apiVersion)) }
+            if let time { add("time", .string(time)) }
+            add("fieldsType", .string("FieldsV1"))
+            add("fieldsV1", fields.json, encoded: fields.key)
+            if !subresource.isEmpty { add("subresource", .string(subresource)) }
+            key.append(UInt8(ascii: "}"))
+            return (JSONInterner.share(.object(o), key: key), key)
         }
     }
 
@@ -334,8 +311,14 @@ public enum ManagedFields {
             if p.apiVersion != q.apiVersion { return compareBytes(p.apiVersion, q.apiVersion) < 0 }
             return compareBytes(p.subresource, q.subresource) < 0
         }
-        let entries = sorted.map(\.interned)
-        return Interned.value("a\u{0}" + entries.map(\.key).joined(separator: "\u{2}")) { .array(entries.map(\.json)) }
+        let entries = sorted.map(\.shared)
+        var key: [UInt8] = [UInt8(ascii: "[")]
+        for (i, e) in entries.enumerated() {
+            if i > 0 { key.append(UInt8(ascii: ",")) }
+            key += e.key
+        }
+        key.append(UInt8(ascii: "]"))
+        return JSONInterner.share(.array(entries.map(\.json)), key: key)
     }
 
     static func withoutManagedFields(_ obj: JSONObject) -> JSONObject {

@@ -4,14 +4,17 @@ import Synchronization
 
 /// RFC 3339 timestamps at second precision in UTC, as metav1.Time serialises.
 public enum Timestamp {
-    /// The last second formatted, so that the timestamps written within one second share one string's storage
-    /// (a pod carries about ten of them).
-    private static let last = Mutex<(seconds: Int, text: String)?>(nil)
+    /// Seconds formatted recently, so that equal timestamps share one string's storage (a pod carries about
+    /// ten of them, and stored times are parsed and formatted again on every managedFields update).
+    private static let recent = Mutex<[Int: String]>([:])
 
     public static func format(epochSeconds: Int) -> String {
-        if let l = last.withLock({ $0 }), l.seconds == epochSeconds { return l.text }
+        if let hit = recent.withLock({ $0[epochSeconds] }) { return hit }
         let text = formatted(epochSeconds)
-        last.withLock { $0 = (epochSeconds, text) }
+        recent.withLock { r in
+            if r.count >= 4096 { r.removeAll(keepingCapacity: true) }
+            r[epochSeconds] = text
+        }
         return text
     }
 
