@@ -6,18 +6,59 @@ import Synchronization
 
 /// Feeds one resource's store events to a controller's serial queue, so the hub thread
 /// only enqueues and never waits on controller work.
+///
+/// With `coalesce`, a MODIFIED event for an object whose previous event still waits in the queue is folded
+/// into that one (same type, the newest version, the oldest `previous`) instead of queued again, as an
+/// informer's handler that lags sees the object's current state. A controller that keeps up gets every event
+/// as before; one that lags does not work through versions already replaced, nor keeps them in memory.
+/// Deletions are never folded, nor is anything folded into them. For level-based handlers only.
 final class EventFeed: StoreWatcher, @unchecked Sendable {
     let resource: GroupResource
     let queue: DispatchQueue
     let handler: @Sendable (StoreEvent) -> Void
+    let coalesce: Bool
 
-    init(resource: GroupResource, queue: DispatchQueue, handler: @escaping @Sendable (StoreEvent) -> Void) {
-        self.resource = resource; self.queue = queue; self.handler = handler
+    /// Events queued and not yet handled (with `coalesce`), by sequence number, and the latest of each object.
+    struct Waiting {
+        var events: [UInt64: StoreEvent] = [:]
+        var latest: [String: UInt64] = [:]
+        var next: UInt64 = 0
+    }
+    let waiting = Mutex(Waiting())
+
+    init(resource: GroupResource, queue: DispatchQueue, coalesce: Bool = false,
+         handler: @escaping @Sendable (StoreEvent) -> Void) {
+        self.resource = resource; self.queue = queue; self.coalesce = coalesce; self.handler = handler
     }
 
     func deliver(_ event: StoreEvent) -> Bool {
         let h = handler
-        queue.async { h(event) }
+        guard coalesce else {
+            queue.async { h(event) }
+            return true
+        }
+        let key = event.object.key
+        let seq: UInt64? = waiting.withLock { w in
+            if event.type == .modified, let s = w.latest[key], let queued = w.events[s],
+               queued.object.object.uid == event.object.object.uid {
+                w.events[s] = StoreEvent(type: queued.type, resource: queued.resource, object: event.object, previous: queued.previous)
+                return nil
+            }
+            let s = w.next
+            w.next += 1
+            w.events[s] = event
+            w.latest[key] = event.type == .deleted ? nil : s
+            return s
+        }
+        guard let seq else { return true }
+        queue.async { [self] in
+            let e: StoreEvent? = waiting.withLock { w in
+                guard let e = w.events.removeValue(forKey: seq) else { return nil }
+                if w.latest[key] == seq { w.latest[key] = nil }
+                return e
+            }
+            if let e { h(e) }
+        }
         return true
     }
 
@@ -78,7 +119,9 @@ extension Controller {
                 handler: @escaping @Sendable (StoreEvent) -> Void) -> [EventFeed] {
         var feeds: [EventFeed] = []
         for k in kinds {
-            let feed = EventFeed(resource: k.groupResource, queue: queue, handler: handler)
+            // Pods are the kind with many changes per object (created, bound, started, ready), and every
+            // controller's pod handling reads the latest state: a lagging controller skips superseded versions.
+            let feed = EventFeed(resource: k.groupResource, queue: queue, coalesce: k.kind == "Pod", handler: handler)
             if let page = try? storage.store.list(k.groupResource) {
                 queue.async { initial(k, page.items) }
                 storage.store.hub.register(feed, fromRV: page.resourceVersion)

@@ -39,15 +39,61 @@ public struct ListPage: Sendable {
 /// mutation. Writers append to the event log and nudge the watch hub; they never wait
 /// for watchers.
 public final class Store: @unchecked Sendable {
+    /// One resource's objects by key, plus the objects in key order for LIST. The ordered view is kept
+    /// up to date cheaply: a modification replaces its entry in place (binary search), while additions and
+    /// removals are only noted and merged into the view by the next LIST (one O(n) pass instead of a sort
+    /// per LIST while objects are being created).
     struct Collection {
         var objects: [String: StoredObject] = [:]
-        var sortedKeysCache: [String]? = nil
+        /// Keys and objects in key order, as of the last LIST, with modifications applied since.
+        var sortedKeys: [String]? = nil
+        var sortedObjects: [StoredObject] = []
+        /// Keys added (not yet in the view) and keys removed (still in it) since the view was built.
+        var added: Set<String> = []
+        var removed: Set<String> = []
 
-        mutating func sortedKeys() -> [String] {
-            if let c = sortedKeysCache { return c }
-            let k = objects.keys.sorted()
-            sortedKeysCache = k
-            return k
+        mutating func put(_ key: String, _ o: StoredObject, isNew: Bool) {
+            objects[key] = o
+            guard let keys = sortedKeys else { return }
+            if isNew {
+                added.insert(key)
+            } else if !added.contains(key) {
+                let i = lowerBound(keys, key)
+                sortedObjects[i] = o
+            }
+        }
+
+        mutating func remove(_ key: String) {
+            objects.removeValue(forKey: key)
+            guard sortedKeys != nil else { return }
+            if added.remove(key) == nil { removed.insert(key) }
+        }
+
+        /// The ordered view, brought up to date.
+        mutating func sorted() -> (keys: [String], objects: [StoredObject]) {
+            if let keys = sortedKeys, added.isEmpty, removed.isEmpty { return (keys, sortedObjects) }
+            let old = sortedKeys ?? []
+            let oldObjects = sortedObjects
+            let fresh = sortedKeys == nil ? objects.keys.sorted() : added.sorted()
+            var keys: [String] = []
+            var objs: [StoredObject] = []
+            keys.reserveCapacity(objects.count)
+            objs.reserveCapacity(objects.count)
+            // Merge the old view (minus removals) with the new keys, both in order.
+            var i = 0, j = 0
+            while i < old.count || j < fresh.count {
+                if i < old.count, removed.contains(old[i]) { i += 1; continue }
+                if j >= fresh.count || (i < old.count && old[i] < fresh[j]) {
+                    keys.append(old[i]); objs.append(oldObjects[i]); i += 1
+                } else {
+                    keys.append(fresh[j]); objs.append(objects[fresh[j]]!); j += 1
+                }
+            }
+            sortedKeys = keys
+            sortedObjects = objs
+            added = []
+            removed = []
+            return (keys, objs)
         }
     }
 
@@ -120,8 +166,7 @@ public final class Store: @unchecked Sendable {
             var final = current.object
             final.metadata["resourceVersion"] = .string(String(state.rv))
             let deleted = StoredObject(object: final, resourceVersion: state.rv)
-            state.collections[r]!.objects.removeValue(forKey: key)
-            state.collections[r]!.sortedKeysCache = nil
+            state.collections[r]!.remove(key)
             let e = StoreEvent(type: .deleted, resource: r, object: deleted, previous: current)
             log.append(e)
             countWrite(r, 2)
@@ -135,8 +180,7 @@ public final class Store: @unchecked Sendable {
             state.rv += 1
             obj.metadata["resourceVersion"] = .string(String(state.rv))
             let stored = StoredObject(object: obj, resourceVersion: state.rv)
-            state.collections[r, default: Collection()].objects[key] = stored
-            if current == nil { state.collections[r]!.sortedKeysCache = nil }
+            state.collections[r, default: Collection()].put(key, stored, isNew: current == nil)
             let e = StoreEvent(type: current == nil ? .added : .modified, resource: r, object: stored, previous: current)
             log.append(e)
             countWrite(r, current == nil ? 0 : 1)
@@ -148,30 +192,30 @@ public final class Store: @unchecked Sendable {
     public func list(_ r: GroupResource, namespace: String? = nil, at rv: UInt64? = nil, after startKey: String? = nil,
                      limit: Int? = nil, filter: ((StoredObject) -> Bool)? = nil) throws(StoreError) -> ListPage {
         // Take a consistent view under the lock; filter and page outside it.
-        let view: ([String], [String: StoredObject], UInt64) = try lock.withLock { () throws(StoreError) in
-            var coll = state.collections[r] ?? Collection()
+        let view: ([String], [StoredObject], UInt64) = try lock.withLock { () throws(StoreError) in
             if let rv, rv < state.rv {
                 guard let newer = log.events(after: rv) else {
                     throw StoreError.expired(requested: rv, compacted: log.compactedRV)
                 }
-                var objects = coll.objects
+                var objects = state.collections[r]?.objects ?? [:]
                 for e in newer.reversed() where e.resource == r {
                     let k = e.object.key
                     if let prev = e.previous { objects[k] = prev } else { objects.removeValue(forKey: k) }
                 }
-                return (objects.keys.sorted(), objects, rv)
+                let keys = objects.keys.sorted()
+                return (keys, keys.map { objects[$0]! }, rv)
             }
-            let keys = coll.sortedKeys()
-            state.collections[r] = coll
-            return (keys, coll.objects, state.rv)
+            guard state.collections[r] != nil else { return ([], [], state.rv) }
+            let (keys, objects) = state.collections[r]!.sorted()
+            return (keys, objects, state.rv)
         }
         let (keys, objects, listRV) = view
         var lo = 0, hi = keys.count
         if let namespace, !namespace.isEmpty {
-            let prefix = StoreKey.prefix(namespace: namespace)
-            lo = lowerBound(keys, prefix)
-            hi = lo
-            while hi < keys.count, keys[hi].hasPrefix(prefix) { hi += 1 }
+            // The keys of a namespace run from "ns/" up to (not including) "ns0", "0" following "/" in ASCII
+            // (namespaces and names are ASCII).
+            lo = lowerBound(keys, StoreKey.prefix(namespace: namespace))
+            hi = lowerBound(keys, namespace + "0")
         }
         if let startKey {
             lo = max(lo, upperBound(keys, startKey, from: lo, to: hi))
@@ -179,10 +223,15 @@ public final class Store: @unchecked Sendable {
         var items: [StoredObject] = []
         var i = lo
         let max = limit ?? Int.max
-        while i < hi, items.count < max {
-            let o = objects[keys[i]]!
-            if filter?(o) ?? true { items.append(o) }
-            i += 1
+        if filter == nil {
+            i = min(hi, lo + min(max, hi - lo))
+            items = lo == 0 && i == objects.count ? objects : Array(objects[lo..<i])
+        } else {
+            while i < hi, items.count < max {
+                let o = objects[i]
+                if filter!(o) { items.append(o) }
+                i += 1
+            }
         }
         var page = ListPage(items: items, resourceVersion: listRV, continueAfter: nil, remainingItemCount: nil)
         if i < hi, limit != nil {
@@ -192,17 +241,11 @@ public final class Store: @unchecked Sendable {
                 page.remainingItemCount = hi - i
             } else {
                 var j = i
-                while j < hi, !(filter!(objects[keys[j]]!)) { j += 1 }
+                while j < hi, !(filter!(objects[j])) { j += 1 }
                 if j < hi { page.continueAfter = keys[i - 1] }
             }
         }
         return page
-    }
-
-    func lowerBound(_ keys: [String], _ target: String) -> Int {
-        var lo = 0, hi = keys.count
-        while lo < hi { let m = (lo + hi) / 2; if keys[m] < target { lo = m + 1 } else { hi = m } }
-        return lo
     }
 
     func upperBound(_ keys: [String], _ target: String, from: Int, to: Int) -> Int {
@@ -210,4 +253,11 @@ public final class Store: @unchecked Sendable {
         while lo < hi { let m = (lo + hi) / 2; if keys[m] <= target { lo = m + 1 } else { hi = m } }
         return lo
     }
+}
+
+/// The first index whose key is not less than `target`.
+func lowerBound(_ keys: [String], _ target: String) -> Int {
+    var lo = 0, hi = keys.count
+    while lo < hi { let m = (lo + hi) / 2; if keys[m] < target { lo = m + 1 } else { hi = m } }
+    return lo
 }

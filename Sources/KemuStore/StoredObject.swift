@@ -12,12 +12,17 @@ public final class StoredObject: Sendable {
     public let labels: [String: String]
 
     public init(object: JSONObject, resourceVersion: UInt64) {
+        var object = object
+        self.labels = object.memoizeLabels()
         self.object = object
-        self.bytes = JSONWriter.encode(.object(object))
+        // Exactly sized: the writer's buffer grows by doubling, and every stored version keeps its bytes.
+        let encoded = JSONWriter.encode(.object(object))
+        self.bytes = [UInt8](unsafeUninitializedCapacity: encoded.count) { buf, n in
+            n = buf.initialize(fromContentsOf: encoded)
+        }
         self.resourceVersion = resourceVersion
         self.namespace = object.namespace
         self.name = object.name
-        self.labels = object.labels
     }
 
     public var key: String { StoreKey.make(namespace: namespace, name: name) }

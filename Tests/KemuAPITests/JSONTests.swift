@@ -400,4 +400,32 @@ final class JSONTests: XCTestCase {
         XCTAssertNil(v["s"].arrayValue)
         XCTAssertNil(v["s"].objectValue)
     }
+
+    func testMemoizedLabelsFollowChanges() {
+        var o: JSONObject = ["kind": "Pod", "metadata": ["name": "a", "labels": ["app": "web", "n": 1]]]
+        XCTAssertEqual(o.memoizeLabels(), ["app": "web"], "non-string values are skipped, as in labels")
+        XCTAssertEqual(o.labels, ["app": "web"])
+        let copy = o
+        o.withObject("metadata") { $0["labels"] = ["app": "db"] }
+        XCTAssertEqual(o.labels, ["app": "db"], "a change drops the memo")
+        XCTAssertEqual(copy.labels, ["app": "web"], "an unchanged copy keeps it")
+        var p = copy
+        p["spec"] = [:]
+        XCTAssertEqual(p.labels, ["app": "web"])
+        p.metadata = ["name": "a"]
+        XCTAssertEqual(p.labels, [:])
+        XCTAssertEqual(copy, ["kind": "Pod", "metadata": ["name": "a", "labels": ["app": "web", "n": 1]]], "the memo is not part of equality")
+    }
+
+    func testSpecSelector() {
+        var svc: JSONObject = ["kind": "Service", "spec": ["selector": ["app": "web", "n": 1]]]
+        XCTAssertEqual(svc.specSelector, ["app": "web"])
+        _ = svc.memoizeLabels()
+        XCTAssertEqual(svc.specSelector, ["app": "web"], "memoized")
+        svc["spec"] = ["selector": [:]]
+        XCTAssertNil(svc.specSelector, "an empty selector is none")
+        svc["spec"] = ["selector": "x"]
+        XCTAssertNil(svc.specSelector)
+        XCTAssertNil(JSONObject().specSelector)
+    }
 }

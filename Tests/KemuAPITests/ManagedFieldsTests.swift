@@ -412,5 +412,20 @@ final class ManagedFieldsTests: XCTestCase {
         let set = try FieldSet.parse(fieldsV1: o)
         XCTAssertEqual(JSONWriter.string(.object(set.fieldsV1())),
                        #"{"f:a":{".":{},"f:b":{},"k:{\"a\":\"x\",\"z\":1}":{}},"f:c":{"f:d":{}},"v:1":{},"v:true":{}}"#)
+        let shared = set.sharedFieldsV1()
+        XCTAssertEqual(shared.key, JSONWriter.encode(shared.json), "the key is the encoding")
+    }
+
+    func testEqualEntriesAreShared() throws {
+        // Two pods written alike get managedFields that are one value in memory (and equal to a fresh one).
+        func write() -> JSON? {
+            let pod: JSONObject = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "p"], "spec": ["nodeName": "n1"]]
+            let out = ManagedFields.update(previous: nil, new: pod, manager: "m", apiVersion: "v1", subresource: nil,
+                                           time: "2024-01-01T00:00:00Z", schema: nil)
+            return out["metadata"]?["managedFields"]
+        }
+        guard case .array(let a)? = write(), case .array(let b)? = write() else { return XCTFail("no managedFields") }
+        XCTAssertEqual(a, b)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in XCTAssertEqual(pa.baseAddress, pb.baseAddress) } }
     }
 }

@@ -125,6 +125,38 @@ final class ClusterCIDRTests: XCTestCase {
         XCTAssertEqual(ClusterSimulator.normalizedImage("localhost:5000/app"), "localhost:5000/app:latest")
         XCTAssertTrue(ClusterSimulator.imageID("nginx").hasPrefix("docker.io/library/nginx@sha256:"))
     }
+
+    func testSchedulingIndexOrderMatchesTheRule() {
+        // The index must list nodes by (pods in the zone, pods on the node, zone, name), as the scheduler's rule,
+        // through random placements, moves between zones and removals; zones with equal totals interleave.
+        var index = SchedulingIndex()
+        var nodes: [String: (zone: String, count: Int)] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for step in 0..<400 {
+            let name = "n\(Int.random(in: 0..<12, using: &rng))"
+            if Int.random(in: 0..<10, using: &rng) == 0 {
+                nodes[name] = nil
+                index.update(name, zone: nil, count: 0)
+            } else {
+                let zone = nodes[name].map { Int.random(in: 0..<8, using: &rng) == 0 ? "z\(Int.random(in: 0..<3, using: &rng))" : $0.zone }
+                    ?? ["", "z0", "z1", "z2"][Int.random(in: 0..<4, using: &rng)]
+                let count = max(0, (nodes[name]?.count ?? 0) + Int.random(in: -1...2, using: &rng))
+                nodes[name] = (zone, count)
+                index.update(name, zone: zone, count: count)
+            }
+            var totals: [String: Int] = [:]
+            for n in nodes.values { totals[n.zone, default: 0] += n.count }
+            let want = nodes.sorted { a, b in
+                (totals[a.value.zone]!, a.value.count, a.value.zone, a.key) < (totals[b.value.zone]!, b.value.count, b.value.zone, b.key)
+            }.map(\.key)
+            var got: [String] = []
+            index.forEachInOrder { got.append($0); return true }
+            XCTAssertEqual(got, want, "step \(step)")
+            var first: [String] = []
+            index.forEachInOrder { first.append($0); return false }
+            XCTAssertEqual(first, Array(want.prefix(1)), "step \(step): stops when told")
+        }
+    }
 }
 
 final class ClusterSimulatorTests: XCTestCase {

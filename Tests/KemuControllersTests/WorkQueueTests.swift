@@ -1,6 +1,8 @@
 import XCTest
 @testable import KemuControllers
 import KemuAPI
+import KemuStore
+import Dispatch
 
 final class WorkQueueTests: XCTestCase {
     func testDeduplicatesWaitingKeys() {
@@ -28,6 +30,48 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(PodFacts.resolveTargetPort(svc["spec"]!["ports"][0], pod: pod), 8080)
         XCTAssertNil(PodFacts.resolveTargetPort(["port": 80, "targetPort": "grpc", "protocol": "TCP"], pod: pod))
         XCTAssertNil(ServiceFacts.selector(["spec": ["selector": .object(JSONObject())]]))
+    }
+
+    func testPodFeedFoldsModificationsIntoTheWaitingEvent() {
+        let pods = GroupResource(group: "", resource: "pods")
+        func version(_ name: String, uid: String, _ rv: UInt64) -> StoredObject {
+            StoredObject(object: ["metadata": ["name": .string(name), "namespace": "ns", "uid": .string(uid)]], resourceVersion: rv)
+        }
+        let queue = DispatchQueue(label: "test.feed")
+        let seen = LockedList()
+        let feed = EventFeed(resource: pods, queue: queue, coalesce: true) { e in
+            seen.append("\(e.type.rawValue) \(e.object.name) \(e.object.resourceVersion) prev \(e.previous?.resourceVersion ?? 0)")
+        }
+        queue.suspend()
+        let a1 = version("a", uid: "u1", 1), a2 = version("a", uid: "u1", 3), a3 = version("a", uid: "u1", 4)
+        let b1 = version("b", uid: "u2", 2), b2 = version("b", uid: "u2", 5)
+        _ = feed.deliver(StoreEvent(type: .added, resource: pods, object: a1, previous: nil))
+        _ = feed.deliver(StoreEvent(type: .modified, resource: pods, object: b2, previous: b1))
+        _ = feed.deliver(StoreEvent(type: .modified, resource: pods, object: a2, previous: a1))
+        _ = feed.deliver(StoreEvent(type: .modified, resource: pods, object: a3, previous: a2))
+        let gone = version("a", uid: "u1", 6), again = version("a", uid: "u3", 7), again2 = version("a", uid: "u3", 8)
+        _ = feed.deliver(StoreEvent(type: .deleted, resource: pods, object: gone, previous: a3))
+        _ = feed.deliver(StoreEvent(type: .modified, resource: pods, object: version("a", uid: "u1", 6), previous: a3))
+        _ = feed.deliver(StoreEvent(type: .added, resource: pods, object: again, previous: nil))
+        _ = feed.deliver(StoreEvent(type: .modified, resource: pods, object: again2, previous: again))
+        queue.resume()
+        queue.sync {}
+        XCTAssertEqual(seen.items, [
+            "ADDED a 4 prev 0",          // the waiting ADDED carries the newest version
+            "MODIFIED b 5 prev 2",
+            "DELETED a 6 prev 4",        // nothing is folded into a deletion...
+            "MODIFIED a 6 prev 4",       // ...nor across it
+            "ADDED a 8 prev 0",
+        ])
+
+        // A feed without coalescing, or one that keeps up, hands over every event.
+        let plain = EventFeed(resource: pods, queue: queue) { e in seen.append("plain \(e.object.resourceVersion)") }
+        queue.suspend()
+        _ = plain.deliver(StoreEvent(type: .modified, resource: pods, object: a2, previous: a1))
+        _ = plain.deliver(StoreEvent(type: .modified, resource: pods, object: a3, previous: a2))
+        queue.resume()
+        queue.sync {}
+        XCTAssertEqual(seen.items.suffix(2), ["plain 3", "plain 4"])
     }
 }
 

@@ -218,6 +218,33 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try s.list(deployments).resourceVersion, 7, "an empty list still reports the current RV")
     }
 
+    func testListStaysOrderedAndCurrentAcrossInterleavedWrites() throws {
+        // The ordered view is updated between LISTs: creates and deletes are merged in, modifications replaced.
+        let s = Store()
+        var expected: [String: Int64] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                let name = "p\(Int.random(in: 0..<30, using: &rng))"
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0:
+                    try delete(s, "ns", name)
+                    expected[name] = nil
+                default:
+                    try put(s, "ns", name, [("v", .int(Int64(round)))])
+                    expected[name] = Int64(round)
+                }
+            }
+            let page = try s.list(pods, namespace: "ns")
+            XCTAssertEqual(page.items.map(\.name), expected.keys.sorted(), "round \(round)")
+            XCTAssertEqual(page.items.map { $0.object["v"]?.intValue }, expected.keys.sorted().map { expected[$0] },
+                           "round \(round): the latest versions")
+            for item in page.items {
+                XCTAssertTrue(item === s.get(pods, namespace: "ns", name: item.name), "round \(round): \(item.name) is the stored version")
+            }
+        }
+    }
+
     func testClusterScopedKeys() throws {
         let s = Store()
         try put(s, "", "zeta")

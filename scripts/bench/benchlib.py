@@ -6,6 +6,9 @@ Every loop is bounded in count and in time.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import glob
 import http.client
 import json
 import os
@@ -16,6 +19,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -418,3 +422,51 @@ def save_json(path: str | None, data: dict) -> None:
     with open(path, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
+
+
+def run_benchmark(amain, args, results: dict, summarize) -> int:
+    """Runs `amain(args, results)` (a coroutine), then stores `summarize(results)` as results["summary"], prints
+    it and saves everything to args.out. An exception is recorded (what was measured before it is kept);
+    returns the exit code: 1 after an error, else 0."""
+    try:
+        asyncio.run(amain(args, results))
+    except Exception as e:          # record and carry on to save what we have
+        results["error"] = f"{type(e).__name__}: {e}"
+        print("ERROR:", results["error"], file=sys.stderr)
+    results["summary"] = summarize(results)
+    print(json.dumps(results["summary"], indent=2))
+    save_json(args.out, results)
+    return 1 if "error" in results else 0
+
+
+def phase_parser(doc: str, phases: str) -> argparse.ArgumentParser:
+    """Arguments shared by the benchmarks made of phases: --kemu, --kemu-arg (repeatable) and --phases."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kemu", default=kemu_bin())
+    ap.add_argument("--kemu-arg", action="append", default=[], help="extra kemu serve argument (repeatable)")
+    ap.add_argument("--phases", default=phases, help=f"comma-separated: {phases.replace(',', ', ')}")
+    return ap
+
+
+def load_results(d: str, prefix: str) -> list[tuple[str, dict]]:
+    """(path, JSON) of each DIR/PREFIX*.json written by a benchmark, in name order."""
+    out = []
+    for p in sorted(glob.glob(os.path.join(d, prefix + "*.json"))):
+        with open(p) as f:
+            out.append((p, json.load(f)))
+    return out
+
+
+def print_table(title: str, rows: list[str]) -> None:
+    """Prints Markdown rows under a `| # | TITLE | result | target | verdict |` header; nothing without rows."""
+    if rows:
+        print("\n".join(["", f"| # | {title} | result | target | verdict |", "|---|---|---|---|---|", *rows]))
+
+
+def parse_phase_args(ap: argparse.ArgumentParser, prefix: str) -> argparse.Namespace:
+    """Adds --out and --report (Markdown rows for DIR/PREFIX*.json), parses, and splits --phases into a list."""
+    ap.add_argument("--out")
+    ap.add_argument("--report", metavar="DIR", help=f"print Markdown rows for DIR/{prefix}*.json and exit")
+    args = ap.parse_args()
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    return args

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 import json
 import os
 import re
@@ -713,13 +712,8 @@ async def amain(args, results: dict) -> None:
 
 def report(d: str) -> int:
     """Markdown rows for the endpointslices*.json files in `d` (appended to summary.md by `run`)."""
-    files = sorted(glob.glob(os.path.join(d, "endpointslices*.json")))
-    if not files:
-        return 0
-    out = ["", "| # | EndpointSlice benchmark | result | target | verdict |", "|---|---|---|---|---|"]
-    for p in files:
-        with open(p) as f:
-            r = json.load(f)
+    out: list[str] = []
+    for p, r in bl.load_results(d, "endpointslices"):
         s = r.get("summary") or {}
         extra = " ".join((r.get("args") or {}).get("kemu_arg") or [])
         variant = f" (kemu {extra})" if extra else ""
@@ -755,15 +749,12 @@ def report(d: str) -> int:
                        f"Endpoints {k['endpoints_truncated']:,} (truncated to 1,000), {k['endpoints_untruncated']:,} "
                        f"({r['args']['kep_pods']:,} addresses, custom); EndpointSlice {k['endpointslices']:,}; ratio **{k['ratio_truncated']}×** "
                        f"truncated, **{k['ratio_untruncated']}×** untruncated | ≈ 200× (KEP) | see BENCHMARKS.md |")
-    print("\n".join(out))
+    bl.print_table("EndpointSlice benchmark", out)
     return 0
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kemu", default=bl.kemu_bin())
-    ap.add_argument("--kemu-arg", action="append", default=[], help="extra kemu serve argument (repeatable)")
-    ap.add_argument("--phases", default="nothing,kep", help="comma-separated: nothing, kep")
+    ap = bl.phase_parser(__doc__, "nothing,kep")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pods", type=int, default=10000)
     ap.add_argument("--flips", type=int, default=20, help="readiness flips per run (0: none)")
@@ -777,12 +768,9 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=6, help="parallel connections for seeding")
     ap.add_argument("--timeout", type=float, default=60.0, help="max seconds to wait for slices to cover all pods")
     ap.add_argument("--quiet-wait", type=float, default=60.0)
-    ap.add_argument("--out")
-    ap.add_argument("--report", metavar="DIR", help="print Markdown rows for DIR/endpointslices*.json and exit")
-    args = ap.parse_args()
+    args = bl.parse_phase_args(ap, "endpointslices")
     if args.report:
         return report(args.report)
-    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     args.kep_watchers = [int(x) for x in str(args.kep_watchers).split(",") if x.strip()]
     need = 3 * max(args.kep_watchers or [0]) + 200
     soft = bl.raise_nofile(max(20000, need))
@@ -792,15 +780,7 @@ def main() -> int:
     results: dict = {"benchmark": "endpointslices", "machine": bl.machine_info(),
                      "args": {k: v for k, v in vars(args).items() if k != "report"},
                      "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
-    try:
-        asyncio.run(amain(args, results))
-    except Exception as e:          # record and carry on to save what we have
-        results["error"] = f"{type(e).__name__}: {e}"
-        print("ERROR:", results["error"], file=sys.stderr)
-    results["summary"] = summarize(results)
-    print(json.dumps(results["summary"], indent=2))
-    bl.save_json(args.out, results)
-    return 1 if "error" in results else 0
+    return bl.run_benchmark(amain, args, results, summarize)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,28 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Express
 /// An insertion-ordered JSON object. Kubernetes objects have few keys per level, so a
 /// flat array with linear lookup beats hashing and keeps the order for free.
 public struct JSONObject: Sendable, Equatable, Sequence {
-    public private(set) var entries: [(key: String, value: JSON)]
+    public private(set) var entries: [(key: String, value: JSON)] { didSet { derived = nil } }
+
+    /// Facts computed once from a stored version (see `memoizeLabels`); any change drops them.
+    private(set) var derived: Derived?
+
+    final class Derived: Sendable {
+        let labels: [String: String]
+        let specSelector: [String: String]?
+        init(labels: [String: String], specSelector: [String: String]?) {
+            self.labels = labels; self.specSelector = specSelector
+        }
+    }
+
+    /// Computes `labels` and `specSelector` once and keeps them with this value, so that reading them on it
+    /// (and on its unchanged copies) is a lookup. For objects that are read many times and no longer change
+    /// (stored versions). Returns the labels.
+    public mutating func memoizeLabels() -> [String: String] {
+        if let d = derived { return d.labels }
+        let labels = metadataMap("labels")
+        derived = Derived(labels: labels, specSelector: computedSpecSelector)
+        return labels
+    }
 
     public init() { entries = [] }
     public init(_ pairs: [(String, JSON)]) {

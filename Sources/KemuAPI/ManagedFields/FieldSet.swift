@@ -248,22 +248,30 @@ struct FieldSet: Sendable, Equatable {
 
     // MARK: FieldsV1
 
-    /// The `FieldsV1` JSON: children sorted as upstream orders path elements, and `".": {}`
-    /// first in a child that is itself a member and also has children.
-    func fieldsV1() -> JSONObject {
-        var out = JSONObject()
-        emit(into: &out, includeSelf: false)
-        return out
-    }
+    /// The `FieldsV1` JSON: children sorted as upstream orders path elements, and `".": {}` first in a child
+    /// that is itself a member and also has children.
+    func fieldsV1() -> JSONObject { sharedFieldsV1().json.objectValue ?? JSONObject() }
 
-    private func emit(into out: inout JSONObject, includeSelf: Bool) {
-        if includeSelf && !children.isEmpty { out.appendUnchecked(".", .object(JSONObject())) }
-        let sorted = children.values.sorted { PathElement.compare($0.pe, $1.pe) < 0 }
-        for c in sorted {
-            var inner = JSONObject()
-            if !c.set.children.isEmpty { c.set.emit(into: &inner, includeSelf: c.set.member) }
-            out.appendUnchecked(c.pe.text, .object(inner))
+    /// `fieldsV1()` and its encoding, with every object in it shared with equal ones made recently
+    /// (`JSONInterner`).
+    func sharedFieldsV1(includeSelf: Bool = false) -> (json: JSON, key: [UInt8]) {
+        var out = JSONObject()
+        var key: [UInt8] = [UInt8(ascii: "{")]
+        if includeSelf && !children.isEmpty {
+            out.appendUnchecked(".", .object(JSONObject()))
+            key += Array(#"".":{}"#.utf8)
         }
+        for c in children.values.sorted(by: { PathElement.compare($0.pe, $1.pe) < 0 }) {
+            let inner = c.set.children.isEmpty ? (json: JSON.object(JSONObject()), key: Array("{}".utf8))
+                                               : c.set.sharedFieldsV1(includeSelf: c.set.member)
+            out.appendUnchecked(c.pe.text, inner.json)
+            if key.count > 1 { key.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(c.pe.text, into: &key)
+            key.append(UInt8(ascii: ":"))
+            key += inner.key
+        }
+        key.append(UInt8(ascii: "}"))
+        return (JSONInterner.share(.object(out), key: key), key)
     }
 
     /// Reads a `FieldsV1` object (`readIterV1`): `"."` marks membership, an object without

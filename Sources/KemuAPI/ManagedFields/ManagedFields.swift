@@ -180,16 +180,29 @@ public enum ManagedFields {
             }
         }
 
-        var json: JSON {
+        /// The entry's JSON, shared with equal entries made recently (`JSONInterner`), and its encoding. Its
+        /// FieldsV1 shares every part it has in common with other entries (a pod's kubelet entry differs from
+        /// another's only under `f:podIPs` and `f:hostIPs`).
+        var shared: (json: JSON, key: [UInt8]) {
+            let fields = set.sharedFieldsV1()
             var o = JSONObject()
-            if !manager.isEmpty { o.appendUnchecked("manager", .string(manager)) }
-            if !operation.isEmpty { o.appendUnchecked("operation", .string(operation)) }
-            if !apiVersion.isEmpty { o.appendUnchecked("apiVersion", .string(apiVersion)) }
-            if let time { o.appendUnchecked("time", .string(time)) }
-            o.appendUnchecked("fieldsType", .string("FieldsV1"))
-            o.appendUnchecked("fieldsV1", .object(set.fieldsV1()))
-            if !subresource.isEmpty { o.appendUnchecked("subresource", .string(subresource)) }
-            return .object(o)
+            var key: [UInt8] = [UInt8(ascii: "{")]
+            func add(_ k: String, _ v: JSON, encoded: [UInt8]? = nil) {
+                o.appendUnchecked(k, v)
+                if key.count > 1 { key.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(k, into: &key)
+                key.append(UInt8(ascii: ":"))
+                if let encoded { key += encoded } else { JSONWriter.write(v, into: &key) }
+            }
+            if !manager.isEmpty { add("manager", .string(manager)) }
+            if !operation.isEmpty { add("operation", .string(operation)) }
+            if !apiVersion.isEmpty { add("apiVersion", .string(apiVersion)) }
+            if let time { add("time", .string(time)) }
+            add("fieldsType", .string("FieldsV1"))
+            add("fieldsV1", fields.json, encoded: fields.key)
+            if !subresource.isEmpty { add("subresource", .string(subresource)) }
+            key.append(UInt8(ascii: "}"))
+            return (JSONInterner.share(.object(o), key: key), key)
         }
     }
 
@@ -298,7 +311,14 @@ public enum ManagedFields {
             if p.apiVersion != q.apiVersion { return compareBytes(p.apiVersion, q.apiVersion) < 0 }
             return compareBytes(p.subresource, q.subresource) < 0
         }
-        return .array(sorted.map(\.json))
+        let entries = sorted.map(\.shared)
+        var key: [UInt8] = [UInt8(ascii: "[")]
+        for (i, e) in entries.enumerated() {
+            if i > 0 { key.append(UInt8(ascii: ",")) }
+            key += e.key
+        }
+        key.append(UInt8(ascii: "]"))
+        return JSONInterner.share(.array(entries.map(\.json)), key: key)
     }
 
     static func withoutManagedFields(_ obj: JSONObject) -> JSONObject {

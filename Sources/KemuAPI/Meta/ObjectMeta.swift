@@ -12,8 +12,27 @@ extension JSONObject {
     public var uid: String { metadata.string("uid") ?? "" }
     public var resourceVersion: String { metadata.string("resourceVersion") ?? "" }
 
-    public var labels: [String: String] { metadata["labels"]?.stringMap ?? [:] }
-    public var annotations: [String: String] { metadata["annotations"]?.stringMap ?? [:] }
+    public var labels: [String: String] { derived?.labels ?? metadataMap("labels") }
+    public var annotations: [String: String] { metadataMap("annotations") }
+
+    /// `spec.selector` as a string map, as a Service's selector is read: nil when it is absent, not an object
+    /// or empty (non-string values are skipped).
+    public var specSelector: [String: String]? { derived.map(\.specSelector) ?? computedSpecSelector }
+
+    var computedSpecSelector: [String: String]? {
+        guard case .object(let spec)? = self["spec"], case .object(let sel)? = spec["selector"], !sel.isEmpty else { return nil }
+        return JSON.object(sel).stringMap
+    }
+
+    /// `metadata[key]` as a string map, read in place (no copy of `metadata`).
+    func metadataMap(_ key: String) -> [String: String] {
+        for e in entries where e.key == "metadata" {
+            guard case .object(let meta) = e.value else { return [:] }
+            for m in meta.entries where m.key == key { return m.value.stringMap ?? [:] }
+            return [:]
+        }
+        return [:]
+    }
     public var finalizers: [String] { metadata["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
     public var deletionTimestamp: String? { metadata.string("deletionTimestamp") }
 }
@@ -23,6 +42,7 @@ extension JSON {
     public var stringMap: [String: String]? {
         guard case .object(let o) = self else { return nil }
         var d: [String: String] = [:]
+        d.reserveCapacity(o.count)
         for (k, v) in o.entries { if let s = v.stringValue { d[k] = s } }
         return d
     }

@@ -1,9 +1,24 @@
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// RFC 3339 timestamps at second precision in UTC, as metav1.Time serialises.
 public enum Timestamp {
+    /// Seconds formatted recently, so that equal timestamps share one string's storage (a pod carries about
+    /// ten of them, and stored times are parsed and formatted again on every managedFields update).
+    private static let recent = Mutex<[Int: String]>([:])
+
     public static func format(epochSeconds: Int) -> String {
+        if let hit = recent.withLock({ $0[epochSeconds] }) { return hit }
+        let text = formatted(epochSeconds)
+        recent.withLock { r in
+            if r.count >= 4096 { r.removeAll(keepingCapacity: true) }
+            r[epochSeconds] = text
+        }
+        return text
+    }
+
+    private static func formatted(_ epochSeconds: Int) -> String {
         var t = time_t(epochSeconds)
         var tmv = tm()
         gmtime_r(&t, &tmv)

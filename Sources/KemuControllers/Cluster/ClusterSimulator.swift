@@ -57,6 +57,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
     var finishing: Set<String> = []
     var wakeups: [String: Double] = [:]
     var nextSubnetCandidate = 0
+    var schedulingIndex = SchedulingIndex()
     var usedSubnets: Set<Int> = []
     var stopped = false
 
@@ -148,6 +149,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         if pods[key] == nil {
             pods[key] = SimPod(uid: pod.uid, node: nodeName)
             nodes[nodeName]?.pods.insert(key)
+            nodeCountsChanged(nodeName)
         }
         if let n = nodes[nodeName] {
             evictIfNodeLongNotReady(n, podKey: key, pod: pod)
@@ -168,11 +170,18 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         if nodes[p.node] != nil {
             nodes[p.node]!.pods.remove(key)
             if let off = p.ipOffset { nodes[p.node]!.allocator?.release(off) }
+            nodeCountsChanged(p.node)
         }
         if !pending.isEmpty { retryPendingSoon() }
     }
 
     // MARK: nodes
+
+    /// Tells the scheduler's index a node's zone or pod count may have changed (or that it is gone).
+    func nodeCountsChanged(_ name: String) {
+        let n = nodes[name]
+        schedulingIndex.update(name, zone: n?.zone, count: n?.pods.count ?? 0)
+    }
 
     func nodeChanged(_ node: JSONObject) {
         let name = node.name
@@ -224,11 +233,13 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
                 }
             } else {
                 nodes[name] = n
+                nodeCountsChanged(name)
                 assignPodCIDR(name)
                 n = nodes[name]!
             }
         }
         nodes[name] = n
+        nodeCountsChanged(name)
         if n.simulated && ready == nil { registerSimulatedNode(node) }
         if n.notReadySince != nil { scheduleEvictionCheck(name) }
         if (n.isReady && !n.unschedulable) || !wasSchedulable, !pending.isEmpty { retryPendingSoon() }
@@ -297,6 +308,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
     func nodeDeleted(_ node: JSONObject) {
         guard let n = nodes.removeValue(forKey: node.name) else { return }
         recordNodeEvent(node, EventRecorder.normal, "RemovingNode", "Removing Node \(node.name) from Controller")
+        nodeCountsChanged(node.name)
         if let idx = n.subnetIndex { usedSubnets.remove(idx) }
         for key in n.pods { pods[key]?.ipOffset = nil }
         if n.simulated { deletePodsOfDeletedNode(n) }

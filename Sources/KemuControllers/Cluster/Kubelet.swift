@@ -163,16 +163,18 @@ extension ClusterSimulator {
         let notReadyMsg = "containers with unready status: [\(names.joined(separator: " "))]"
         let failMsg = failed ? "PodFailed" : "ContainersNotReady"
         status["phase"] = failed ? "Failed" : "Running"
-        status["conditions"] = [
+        // Pods started or turned ready in the same second have equal conditions, pods of a node equal hostIPs:
+        // one copy of each is kept (`JSONInterner`).
+        status["conditions"] = JSONInterner.share(.array([
             condition("PodReadyToStartContainers", !failed, reason: nil, message: nil, old: old, now: now),
             condition("Initialized", true, reason: nil, message: nil, old: old, now: now),
             condition("Ready", ready, reason: ready ? nil : failMsg, message: ready || failed ? nil : notReadyMsg, old: old, now: now),
             condition("ContainersReady", ready, reason: ready ? nil : failMsg, message: ready || failed ? nil : notReadyMsg, old: old, now: now),
             condition("PodScheduled", true, reason: nil, message: nil, old: old, now: now),
-        ]
+        ].map(JSONInterner.share)))
         if !node.hostIPs.isEmpty {
             status["hostIP"] = .string(node.hostIPs[0])
-            status["hostIPs"] = .array(node.hostIPs.map { ["ip": .string($0)] })
+            status["hostIPs"] = JSONInterner.share(.array(node.hostIPs.map { ["ip": .string($0)] }))
         }
         if let first = podIPs.first {
             status["podIP"] = .string(first)
@@ -197,9 +199,9 @@ extension ClusterSimulator {
                 state = ["terminated": ["exitCode": .int(completed ? 0 : 1), "reason": .string(completed ? "Completed" : "Error"),
                                         "startedAt": .string(start), "finishedAt": .string(finished(name)), "containerID": .string(cid)]]
             }
-            return ["name": .string(name), "state": state, "lastState": [:], "ready": .bool(r), "restartCount": 0,
-                    "image": .string(normalizedImage(image)), "imageID": .string(imageID(image)), "containerID": .string(cid),
-                    "started": .bool(running)]
+            return ["name": .string(name), "state": JSONInterner.share(state), "lastState": [:], "ready": .bool(r), "restartCount": 0,
+                    "image": JSONInterner.share(.string(normalizedImage(image))), "imageID": JSONInterner.share(.string(imageID(image))),
+                    "containerID": .string(cid), "started": .bool(running)]
         }
         status["containerStatuses"] = .array(containers.map { containerStatus($0, running: !failed, ready: ready) })
         if let inits = spec["initContainers"].arrayValue, !inits.isEmpty {

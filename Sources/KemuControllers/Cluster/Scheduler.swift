@@ -87,15 +87,15 @@ extension ClusterSimulator {
 
     func schedule(_ key: String) {
         guard let pod = podObject(key), Scheduler.wantsScheduling(pod) else { pending.remove(key); return }
-        var zonePods: [String: Int] = [:]
-        for n in nodes.values { zonePods[n.zone, default: 0] += n.pods.count }
         var best: SimNode?
         var reasons: [String: Int] = [:]
-        for n in nodes.values {
-            if let why = unfit(pod, n) { reasons[why, default: 0] += 1; continue }
-            guard let b = best else { best = n; continue }
-            let zn = zonePods[n.zone] ?? 0, zb = zonePods[b.zone] ?? 0
-            if (zn, n.pods.count, n.zone, n.name) < (zb, b.pods.count, b.zone, b.name) { best = n }
+        // Candidates in preference order; the first that fits is the best. Those passed over are unfit,
+        // and when none fits every node has been tried, so `reasons` counts them all.
+        schedulingIndex.forEachInOrder { name in
+            guard let n = nodes[name] else { return true }
+            if let why = unfit(pod, n) { reasons[why, default: 0] += 1; return true }
+            best = n
+            return false
         }
         guard let node = best else {
             let detail = reasons.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
@@ -122,6 +122,7 @@ extension ClusterSimulator {
         pending.remove(key)
         pods[key] = SimPod(uid: uid, node: node.name)
         nodes[node.name]?.pods.insert(key)
+        nodeCountsChanged(node.name)
         if !node.simulated { setScheduledCondition(key, status: "True", reason: nil, message: nil) }
     }
 
@@ -156,6 +157,72 @@ extension ClusterSimulator {
             retryScheduled = false
             guard !stopped else { return }
             for key in pending.sorted() { schedule(key) }
+        }
+    }
+}
+
+/// The nodes in the scheduler's order of preference: the zone with the fewest pods, then the node with the
+/// fewest pods, then zone and node name; that is, by (pods in the node's zone, pods on the node, zone, name).
+/// Kept up to date as pods are bound and released, so choosing a node does not visit every node.
+struct SchedulingIndex {
+    struct Slot: Comparable {
+        var count: Int
+        var name: String
+        static func < (a: Slot, b: Slot) -> Bool { (a.count, a.name) < (b.count, b.name) }
+    }
+
+    /// What the index holds for each node.
+    private var placed: [String: (zone: String, count: Int)] = [:]
+    /// Per zone: its nodes by (pods, name), and its pod total.
+    private var zones: [String: [Slot]] = [:]
+    private var totals: [String: Int] = [:]
+
+    /// Records a node's zone and pod count (nil: the node is gone).
+    mutating func update(_ name: String, zone: String?, count: Int) {
+        if let old = placed[name] {
+            if old.zone == zone && old.count == count { return }
+            let slot = Slot(count: old.count, name: name)
+            if let i = Self.position(zones[old.zone] ?? [], slot), zones[old.zone]![i] == slot { zones[old.zone]!.remove(at: i) }
+            totals[old.zone, default: 0] -= old.count
+            if zones[old.zone]?.isEmpty == true { zones[old.zone] = nil; totals[old.zone] = nil }
+            placed[name] = nil
+        }
+        guard let zone else { return }
+        let slot = Slot(count: count, name: name)
+        zones[zone, default: []].insert(slot, at: Self.position(zones[zone] ?? [], slot) ?? 0)
+        totals[zone, default: 0] += count
+        placed[name] = (zone, count)
+    }
+
+    /// The first index whose slot is not less than `slot`.
+    private static func position(_ slots: [Slot], _ slot: Slot) -> Int? {
+        var lo = 0, hi = slots.count
+        while lo < hi { let m = (lo + hi) / 2; if slots[m] < slot { lo = m + 1 } else { hi = m } }
+        return lo
+    }
+
+    /// Calls `body` with node names in order of preference until it returns false.
+    func forEachInOrder(_ body: (String) -> Bool) {
+        // Zones with equal totals interleave: their nodes are merged by (pods, zone, name).
+        let order = totals.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        var g = 0
+        while g < order.count {
+            var end = g + 1
+            while end < order.count && order[end].value == order[g].value { end += 1 }
+            let group = order[g..<end].map { (zone: $0.key, slots: zones[$0.key] ?? []) }
+            var next = Array(repeating: 0, count: group.count)
+            while true {
+                var pick = -1
+                for z in group.indices where next[z] < group[z].slots.count {
+                    if pick < 0 { pick = z; continue }
+                    let a = group[z].slots[next[z]], b = group[pick].slots[next[pick]]
+                    if (a.count, group[z].zone, a.name) < (b.count, group[pick].zone, b.name) { pick = z }
+                }
+                if pick < 0 { break }
+                if !body(group[pick].slots[next[pick]].name) { return }
+                next[pick] += 1
+            }
+            g = end
         }
     }
 }

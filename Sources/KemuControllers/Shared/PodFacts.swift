@@ -51,14 +51,14 @@ public enum PodFacts {
 /// What controllers read off a Service.
 public enum ServiceFacts {
     /// The selector as a label map; nil when the Service has none (selectorless Services are not managed).
-    public static func selector(_ svc: JSONObject) -> [String: String]? {
-        guard case .object(let o)? = svc["spec"]?["selector"], !o.isEmpty else { return nil }
-        return svc["spec"]?["selector"].stringMap
-    }
+    public static func selector(_ svc: JSONObject) -> [String: String]? { svc.specSelector }
 
+    /// `selector(svc)` matches `labels`. Runs once per pod per Service sync; a stored Service's selector map
+    /// is made once (`JSONObject.specSelector`).
     public static func matches(_ svc: JSONObject, labels: [String: String]) -> Bool {
-        guard let sel = selector(svc) else { return false }
-        return sel.allSatisfy { labels[$0.key] == $0.value }
+        guard let sel = svc.specSelector else { return false }
+        for (k, v) in sel where labels[k] != v { return false }
+        return true
     }
 
     public static func publishNotReadyAddresses(_ svc: JSONObject) -> Bool {

@@ -57,6 +57,8 @@ struct PodStrategy: KindStrategy {
                 ]
             }
         }
+        // Pods made from one template (a ReplicaSet's) get equal specs: keep one copy of them.
+        if let spec = obj["spec"] { obj["spec"] = JSONInterner.share(spec) }
         obj["status"] = ["phase": "Pending", "qosClass": .string(qosClass(obj["spec"] ?? .null))]
     }
 

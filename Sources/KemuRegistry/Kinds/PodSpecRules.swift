@@ -8,28 +8,36 @@ enum PodSpecRules {
         if spec["dnsPolicy"] == nil { spec["dnsPolicy"] = "ClusterFirst" }
         if spec["securityContext"] == nil { spec["securityContext"] = .object(JSONObject()) }
         if spec["schedulerName"] == nil { spec["schedulerName"] = "default-scheduler" }
+        // Lists and objects are written back only when a default was added, so a spec that has its defaults
+        // (an update's) keeps sharing its storage with the stored one.
         for list in ["containers", "initContainers"] {
             guard var cs = spec[list]?.arrayValue else { continue }
+            var listChanged = false
             for i in cs.indices {
                 guard case .object(var c) = cs[i] else { continue }
-                if c["terminationMessagePath"] == nil { c["terminationMessagePath"] = "/dev/termination-log" }
-                if c["terminationMessagePolicy"] == nil { c["terminationMessagePolicy"] = "File" }
-                if c["resources"] == nil { c["resources"] = .object(JSONObject()) }
-                if c["imagePullPolicy"] == nil {
+                var changed = false
+                func setDefault(_ key: String, _ value: @autoclosure () -> JSON) {
+                    if c[key] == nil { c[key] = value(); changed = true }
+                }
+                setDefault("terminationMessagePath", "/dev/termination-log")
+                setDefault("terminationMessagePolicy", "File")
+                setDefault("resources", .object(JSONObject()))
+                setDefault("imagePullPolicy", {
                     let image = c["image"]?.stringValue ?? ""
                     let lastSegment = image.split(separator: "/").last.map(String.init) ?? image
                     let untagged = !lastSegment.contains(":") && !image.contains("@")
-                    c["imagePullPolicy"] = (untagged || image.hasSuffix(":latest")) ? "Always" : "IfNotPresent"
-                }
+                    return (untagged || image.hasSuffix(":latest")) ? "Always" : "IfNotPresent"
+                }())
                 if var ports = c["ports"]?.arrayValue {
+                    var portsChanged = false
                     for j in ports.indices {
-                        if case .object(var p) = ports[j], p["protocol"] == nil { p["protocol"] = "TCP"; ports[j] = .object(p) }
+                        if case .object(var p) = ports[j], p["protocol"] == nil { p["protocol"] = "TCP"; ports[j] = .object(p); portsChanged = true }
                     }
-                    c["ports"] = .array(ports)
+                    if portsChanged { c["ports"] = .array(ports); changed = true }
                 }
-                cs[i] = .object(c)
+                if changed { cs[i] = .object(c); listChanged = true }
             }
-            spec[list] = .array(cs)
+            if listChanged { spec[list] = .array(cs) }
         }
     }
 

@@ -1,0 +1,35 @@
+import Synchronization
+
+/// Equal JSON values made recently, shared. Many stored objects carry parts that are equal to the letter
+/// (the defaulted spec of every pod of a ReplicaSet, the managedFields entries of one manager, the kubelet's
+/// conditions written in the same second); handing out one value for them instead of equal copies keeps one
+/// copy in memory (arrays and strings are shared by reference). Keyed by the value's JSON encoding.
+/// Bounded: two generations of at most `limit` values; when the young one is full the old one is dropped
+/// (a value still in use is carried into the young one when next asked for), so values that never repeat
+/// cost nothing for long and values that keep repeating stay shared.
+public enum JSONInterner {
+    static let limit = 8192
+    struct Generations { var young: [Key: JSON] = [:]; var old: [Key: JSON] = [:] }
+    static let table = Mutex(Generations())
+
+    /// An encoding, hashed as one block of bytes (not byte by byte, as `[UInt8]` hashes).
+    struct Key: Hashable {
+        let bytes: [UInt8]
+        func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    }
+
+    /// A value equal to `v`: the one handed out before, or `v`.
+    public static func share(_ v: JSON) -> JSON { share(v, key: JSONWriter.encode(v)) }
+
+    /// Like `share(_:)`, with `key` the encoding of `v`, when the caller has it.
+    public static func share(_ v: JSON, key: [UInt8]) -> JSON {
+        let k = Key(bytes: key)
+        return table.withLock { t in
+            if let hit = t.young[k] { return hit }
+            let value = t.old[k] ?? v
+            if t.young.count >= limit { t.old = t.young; t.young = [:] }
+            t.young[k] = value
+            return value
+        }
+    }
+}
