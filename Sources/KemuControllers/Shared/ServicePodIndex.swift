@@ -7,38 +7,28 @@ import KemuStore
 final class ServicePodIndex {
     /// Pods by namespace and name.
     private(set) var pods: [String: [String: PodDigest]] = [:]
-    /// Selectors of the Services that have one, by `ns/name`.
-    private var selectors: [String: [String: String]] = [:]
-    private var selectorServicesByNamespace: [String: Set<String>] = [:]
+    /// Selectors of the Services that have one, by namespace, then Service name.
+    private var selectors: [String: SelectorIndex] = [:]
     /// Selected pod names by Service key, for the Services a controller has asked about.
     private var selected: [String: Set<String>] = [:]
 
     static func key(_ ns: String, _ name: String) -> String { StoreKey.make(namespace: ns, name: name) }
 
     static func matches(_ selector: [String: String], _ labels: [String: String]) -> Bool {
-        for (k, v) in selector where labels[k] != v { return false }
-        return true
+        SelectorIndex.matches(selector, labels)
     }
 
     /// Records a Service's selector; nil when it has none or was deleted.
     func putService(ns: String, name: String, selector: [String: String]?) {
-        let key = Self.key(ns, name)
-        if selectors[key] != selector { selected[key] = nil }
-        selectors[key] = selector
-        if selector != nil {
-            selectorServicesByNamespace[ns, default: []].insert(name)
-        } else {
-            selectorServicesByNamespace[ns]?.remove(name)
-        }
+        if selectors[ns]?.selector(name) != selector { selected[Self.key(ns, name)] = nil }
+        selectors[ns, default: SelectorIndex()].put(name, selector)
+        if selectors[ns]?.isEmpty == true { selectors[ns] = nil }
     }
 
     /// Keys of the Services in `ns` whose selector matches `labels`.
     func servicesSelecting(_ ns: String, _ labels: [String: String]) -> Set<String> {
         var out = Set<String>()
-        for name in selectorServicesByNamespace[ns] ?? [] {
-            let key = Self.key(ns, name)
-            if let sel = selectors[key], Self.matches(sel, labels) { out.insert(key) }
-        }
+        selectors[ns]?.forEachMatch(labels) { out.insert(Self.key(ns, $0)) }
         return out
     }
 
@@ -46,14 +36,27 @@ final class ServicePodIndex {
     /// the pod before or select it now.
     @discardableResult
     func putPod(ns: String, name: String, _ o: StoredObject?) -> [String] {
+        let oldLabels = pods[ns]?[name]?.labels
         if let o { pods[ns, default: [:]][name] = PodDigest(o.object, labels: o.labels) } else { pods[ns]?[name] = nil }
+        guard let index = selectors[ns] else { return [] }
+        // Services that select the pod now, then those that selected it before (found by its old labels).
         var touched: [String] = []
-        for svcName in selectorServicesByNamespace[ns] ?? [] {
-            let key = Self.key(ns, svcName)
-            guard selected[key] != nil, let sel = selectors[key] else { continue }
-            let now = o.map { Self.matches(sel, $0.labels) } ?? false
-            let was = now ? !selected[key]!.insert(name).inserted : selected[key]!.remove(name) != nil
-            if was || now { touched.append(key) }
+        var seen = Set<String>()
+        if let labels = o?.labels {
+            index.forEachMatch(labels) { svc in
+                let key = Self.key(ns, svc)
+                guard selected[key] != nil else { return }
+                selected[key]!.insert(name)
+                seen.insert(svc)
+                touched.append(key)
+            }
+        }
+        if let oldLabels {
+            index.forEachMatch(oldLabels) { svc in
+                let key = Self.key(ns, svc)
+                guard !seen.contains(svc), selected[key]?.remove(name) != nil else { return }
+                touched.append(key)
+            }
         }
         return touched
     }
@@ -61,9 +64,11 @@ final class ServicePodIndex {
     /// Names of the pods the Service selects (empty without a selector); from now on kept current.
     func selectedPods(_ key: String) -> Set<String> {
         if let names = selected[key] { return names }
-        guard let sel = selectors[key], let slash = key.firstIndex(of: "/") else { return [] }
+        guard let slash = key.firstIndex(of: "/") else { return [] }
+        let ns = String(key[..<slash])
+        guard let sel = selectors[ns]?.selector(String(key[key.index(after: slash)...])) else { return [] }
         var names = Set<String>()
-        for (name, pod) in pods[String(key[..<slash])] ?? [:] where Self.matches(sel, pod.labels) { names.insert(name) }
+        for (name, pod) in pods[ns] ?? [:] where Self.matches(sel, pod.labels) { names.insert(name) }
         selected[key] = names
         return names
     }
