@@ -120,11 +120,19 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
         guard a.entries.count == b.entries.count else { return false }
+        // Copies of one value share their storage: unchanged parts of an updated object compare in O(1).
+        if a.sharesStorage(with: b) { return true }
         // Key order does not matter for equality, as in Go's semantic comparison.
         for (k, v) in a.entries {
             guard let other = b[k], other == v else { return false }
         }
         return true
+    }
+
+    /// Whether both are copies of one value (same entries storage).
+    @inline(__always)
+    func sharesStorage(with other: JSONObject) -> Bool {
+        entries.withUnsafeBufferPointer { a in other.entries.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 
     /// Modifies a nested object in place, creating it if absent.
