@@ -28,12 +28,20 @@ public final class ResponseStream: Sendable {
 
     /// Queues bytes; returns false if the stream is already finished or closed.
     @discardableResult
-    public func write(_ bytes: [UInt8]) -> Bool {
+    public func write(_ bytes: [UInt8]) -> Bool { write([bytes]) }
+
+    /// Queues several pieces at once, in order (shared, not copied).
+    @discardableResult
+    public func write(_ pieces: [[UInt8]]) -> Bool {
         state.withLock { s in
             if s.closed || s.finishing { return false }
-            if bytes.isEmpty { return true }
-            s.pending.append(bytes)
-            s.pendingBytes += bytes.count
+            var added = 0
+            for piece in pieces where !piece.isEmpty {
+                s.pending.append(piece)
+                added += piece.count
+            }
+            if added == 0 { return true }
+            s.pendingBytes += added
             pendingCount.store(s.pendingBytes, ordering: .relaxed)
             if s.suspended, let c = s.connection {
                 s.suspended = false

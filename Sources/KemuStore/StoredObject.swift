@@ -1,11 +1,12 @@
-import KemuAPI
 import Synchronization
+import KemuAPI
 
-/// One immutable version of an object: its JSON and the bytes it encodes to, made once
-/// and shared by GET, LIST and every watcher.
+/// One immutable version of an object. Its JSON encoding is not kept: it is made when a client reads
+/// the version (as kube-apiserver's watch cache encodes on LIST), and once per watch event for all the
+/// watchers it goes to (`StoreEvent.encoded`). Kept per version it would be a third of the memory of a
+/// large simulated cluster, most of it for objects no client ever reads.
 public final class StoredObject: Sendable {
     public let object: JSONObject
-    public let bytes: [UInt8]
     public let resourceVersion: UInt64
     public let namespace: String
     public let name: String
@@ -15,11 +16,6 @@ public final class StoredObject: Sendable {
         var object = object
         self.labels = object.memoizeLabels()
         self.object = object
-        // Exactly sized: the writer's buffer grows by doubling, and every stored version keeps its bytes.
-        let encoded = JSONWriter.encode(.object(object))
-        self.bytes = [UInt8](unsafeUninitializedCapacity: encoded.count) { buf, n in
-            n = buf.initialize(fromContentsOf: encoded)
-        }
         self.resourceVersion = resourceVersion
         self.namespace = object.namespace
         self.name = object.name
@@ -27,15 +23,23 @@ public final class StoredObject: Sendable {
 
     public var key: String { StoreKey.make(namespace: namespace, name: name) }
 
-    /// Encodings derived from this version (e.g. a watch event line), built once and shared by
-    /// every watcher that sends them.
-    private let derived = Mutex<[String: [UInt8]]>([:])
+    /// The version's JSON encoding, made now.
+    public var bytes: [UInt8] { JSONWriter.encode(.object(object)) }
+}
 
-    public func memoized(_ key: String, _ build: () -> [UInt8]) -> [UInt8] {
-        if let hit = derived.withLock({ $0[key] }) { return hit }
-        let value = build()
-        derived.withLock { $0[key] = value }
-        return value
+/// A stored version's encoding made on first use and then shared: one watch event's object is encoded
+/// once for all the watchers it is sent to, and freed with the event.
+public final class SharedEncoding: Sendable {
+    let object: StoredObject
+    private let made = Mutex<[UInt8]?>(nil)
+
+    init(_ object: StoredObject) { self.object = object }
+
+    public var bytes: [UInt8] {
+        if let b = made.withLock({ $0 }) { return b }
+        let b = object.bytes
+        made.withLock { $0 = b }
+        return b
     }
 }
 
@@ -58,9 +62,12 @@ public struct StoreEvent: Sendable {
     public let object: StoredObject
     /// The version before this change (nil for ADDED).
     public let previous: StoredObject?
+    /// `object`'s encoding, shared by the watchers the event is sent to.
+    public let encoded: SharedEncoding
     public var resourceVersion: UInt64 { object.resourceVersion }
 
     public init(type: EventType, resource: GroupResource, object: StoredObject, previous: StoredObject?) {
         self.type = type; self.resource = resource; self.object = object; self.previous = previous
+        encoded = SharedEncoding(object)
     }
 }

@@ -91,31 +91,23 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
         let matchesOld = e.previous.map { filter.matches($0) } ?? false
         switch e.type {
         case .added:
-            if matchesNew { return send(type: "ADDED", object: e.object) }
+            if matchesNew { return send(type: "ADDED", object: e.object, encoded: e.encoded) }
         case .modified:
-            if matchesNew && matchesOld { return send(type: "MODIFIED", object: e.object) }
-            if matchesNew { return send(type: "ADDED", object: e.object) }
-            if matchesOld { return send(type: "DELETED", object: e.object) }
+            if matchesNew && matchesOld { return send(type: "MODIFIED", object: e.object, encoded: e.encoded) }
+            if matchesNew { return send(type: "ADDED", object: e.object, encoded: e.encoded) }
+            if matchesOld { return send(type: "DELETED", object: e.object, encoded: e.encoded) }
         case .deleted:
-            if matchesOld { return send(type: "DELETED", object: e.object) }
+            if matchesOld { return send(type: "DELETED", object: e.object, encoded: e.encoded) }
         }
         return !state.withLock { $0.done }
     }
 
     @discardableResult
-    func send(type: String, object: StoredObject) -> Bool {
+    func send(type: String, object: StoredObject, encoded: SharedEncoding? = nil) -> Bool {
         switch format {
         case .json:
-            // One line per (object version, event type), shared by every watcher.
-            let line = object.memoized(type) {
-                var line: [UInt8] = []
-                line.reserveCapacity(object.bytes.count + 32)
-                line.append(contentsOf: Array("{\"type\":\"\(type)\",\"object\":".utf8))
-                line.append(contentsOf: object.bytes)
-                line.append(contentsOf: [UInt8(ascii: "}"), 0x0a])
-                return line
-            }
-            return write(line)
+            // An event's encoding is made once and shared by every watcher (pieces are queued, not copied).
+            return write(WatchLine.prefix(type), encoded?.bytes ?? object.bytes, WatchLine.suffix)
         case .table(let include):
             let withColumns = state.withLock { s -> Bool in
                 let first = !s.sentColumns
@@ -137,15 +129,15 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
     }
 
     /// Writes a line unless the client has fallen too far behind; then ends the watch with an error.
-    func write(_ line: [UInt8]) -> Bool {
+    func write(_ pieces: [UInt8]...) -> Bool {
         guard let stream = state.withLock({ $0.done ? nil : $0.stream }) else { return false }
         if stream.bytesPending > maxBuffer {
             endWithError(APIError(code: 410, reason: "Expired",
                                   message: "watch of \(kind.resource) closed: the client fell more than \(maxBuffer) bytes behind; re-list and watch again"))
             return false
         }
-        guard stream.write(line) else { return false }
-        metrics.sent(line.count)
+        guard stream.write(pieces) else { return false }
+        metrics.sent(pieces.reduce(0) { $0 + $1.count })
         return true
     }
 
@@ -193,6 +185,23 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
             endWithError(.expired("too old resource version: \(requested) (\(compacted))"))
         case .removedByWatcher, .shutdown:
             finish()
+        }
+    }
+}
+
+/// The constant pieces of a JSON watch event line around the object's bytes.
+enum WatchLine {
+    static let added = Array(#"{"type":"ADDED","object":"#.utf8)
+    static let modified = Array(#"{"type":"MODIFIED","object":"#.utf8)
+    static let deleted = Array(#"{"type":"DELETED","object":"#.utf8)
+    static let suffix: [UInt8] = [UInt8(ascii: "}"), 0x0a]
+
+    static func prefix(_ type: String) -> [UInt8] {
+        switch type {
+        case "ADDED": added
+        case "MODIFIED": modified
+        case "DELETED": deleted
+        default: Array("{\"type\":\"\(type)\",\"object\":".utf8)
         }
     }
 }
