@@ -428,4 +428,54 @@ final class ManagedFieldsTests: XCTestCase {
         XCTAssertEqual(a, b)
         a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in XCTAssertEqual(pa.baseAddress, pb.baseAddress) } }
     }
+
+    func testOverlapWithStoredFieldsAgreesWithParsedSets() throws {
+        // Entries kept as stored are tested against the write's paths on their FieldsV1 JSON, unparsed.
+        var rng = SystemRandomNumberGenerator()
+        let names = ["f:a", "f:b", "f:c", #"k:{"port":80}"#, "v:1"]
+        func randomSet(_ depth: Int) -> FieldSet {
+            var set = FieldSet()
+            for name in names where Int.random(in: 0..<3, using: &rng) == 0 {
+                let pe = try! PathElement.parse(name)!
+                var child = depth > 0 ? randomSet(depth - 1) : FieldSet()
+                if child.children.isEmpty || Bool.random(using: &rng) { child.member = true }
+                set.children[pe.text] = FieldSet.Child(pe: pe, set: child)
+            }
+            return set
+        }
+        for _ in 0..<500 {
+            let a = randomSet(3), b = randomSet(3)
+            let stored = a.fieldsV1()
+            let parsed = try FieldSet.parse(fieldsV1: stored)
+            XCTAssertEqual(b.overlaps(fieldsV1: stored), b.overlaps(parsed),
+                           "\(JSONWriter.string(.object(b.fieldsV1()))) vs \(JSONWriter.string(.object(stored)))")
+            XCTAssertEqual(b.overlaps(parsed), !FieldSet.difference(parsed, FieldSet.difference(parsed, b)).isEmpty)
+        }
+    }
+
+    func testUntouchedEntriesAreKeptAsStored() {
+        // The kubelet's status write leaves the creator's entry as it was: the same JSON, not a re-encoding.
+        let pod: JSONObject = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "p", "labels": ["app": "a"]],
+                               "spec": ["containers": [["name": "c", "image": "nginx"]]]]
+        let created = ManagedFields.update(previous: nil, new: pod, manager: "creator", apiVersion: "v1", subresource: nil,
+                                           time: t1, schema: schema("", "v1", "Pod"))
+        var status = created
+        status["status"] = ["phase": "Running", "podIP": "10.0.0.5"]
+        let out = ManagedFields.update(previous: created, new: status, manager: "kubelet", apiVersion: "v1",
+                                       subresource: "status", time: t2, schema: schema("", "v1", "Pod"))
+        let before = entries(created), after = entries(out)
+        XCTAssertEqual(after.count, 2)
+        XCTAssertTrue(after[0].sharesStorage(with: before[0]), "the creator's entry is kept as stored")
+        XCTAssertEqual(fieldsV1(out, manager: "kubelet", subresource: "status"), #"{"f:status":{".":{},"f:phase":{},"f:podIP":{}}}"#)
+
+        // A write that takes one of the creator's fields parses that entry and takes the field out (the labels
+        // map itself stays the creator's).
+        var relabel = out
+        relabel = withMeta(relabel) { $0["labels"] = ["app": "b"] }
+        let out2 = ManagedFields.update(previous: out, new: relabel, manager: "editor", apiVersion: "v1", subresource: nil,
+                                        time: t3, schema: schema("", "v1", "Pod"))
+        XCTAssertEqual(fieldsV1(out2, manager: "creator"), #"{"f:metadata":{"f:labels":{}},"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:image":{},"f:name":{}}}}}"#)
+        XCTAssertEqual(fieldsV1(out2, manager: "editor"), #"{"f:metadata":{"f:labels":{"f:app":{}}}}"#)
+        XCTAssertTrue(entries(out2)[1].sharesStorage(with: after[1]), "the kubelet's entry is untouched")
+    }
 }

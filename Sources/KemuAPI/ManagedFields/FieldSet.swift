@@ -246,6 +246,28 @@ struct FieldSet: Sendable, Equatable {
         return out
     }
 
+    /// Whether both sets hold a common path.
+    func overlaps(_ other: FieldSet) -> Bool {
+        for (k, c) in children {
+            guard let o = other.children[k] else { continue }
+            if (c.set.member && o.set.member) || c.set.overlaps(o.set) { return true }
+        }
+        return false
+    }
+
+    /// Whether this set and the `FieldsV1` object `fieldsV1` hold a common path, without parsing it. The
+    /// object's keys must be spelled as kemu writes them (`sharedFieldsV1`), so this is for the fields of
+    /// stored objects only.
+    func overlaps(fieldsV1 obj: JSONObject) -> Bool {
+        for (k, c) in children {
+            guard case .object(let inner)? = obj[k] else { continue }
+            let innerMember = inner.isEmpty || inner.index(of: ".") != nil
+            if c.set.member && innerMember { return true }
+            if !c.set.children.isEmpty && !inner.isEmpty && c.set.overlaps(fieldsV1: inner) { return true }
+        }
+        return false
+    }
+
     // MARK: FieldsV1
 
     /// The `FieldsV1` JSON: children sorted as upstream orders path elements, and `".": {}` first in a child

@@ -42,15 +42,16 @@ public enum ManagedFields {
         var base: [String: Entry]
         var baseIsPrevious = true
         if sub != nil {
-            base = (try? decode(previousMF)) ?? [:]
+            base = (try? decode(previousMF, keepingStored: true)) ?? [:]
         } else if isReset(requestMF) {
             base = [:]
             baseIsPrevious = false
-        } else if let decoded = try? decode(requestMF), !decoded.isEmpty {
+        } else if let decoded = try? decode(requestMF, keepingStored: requestMF == previousMF), !decoded.isEmpty {
+            // (A read-modify-write carries the stored entries back; they are kept as stored.)
             base = decoded
             baseIsPrevious = requestMF == previousMF
         } else {
-            base = (try? decode(previousMF)) ?? [:]
+            base = (try? decode(previousMF, keepingStored: true)) ?? [:]
         }
 
         // 2. Updates of untracked objects stay untracked.
@@ -75,10 +76,11 @@ public enum ManagedFields {
 
         // 4. Other managers lose what changed.
         let changed = FieldSet.union(cmp.modified, cmp.added)
-        for (id, entry) in base {
-            var set = FieldSet.difference(entry.set, changed)
-            set = FieldSet.difference(set, cmp.removed)
-            if set.isEmpty { base[id] = nil } else { base[id]?.set = set }
+        let lost = FieldSet.union(changed, cmp.removed)
+        for (id, var entry) in base where entry.owns(anyOf: lost) {
+            entry.parseStored()
+            let set = FieldSet.difference(entry.set, lost)
+            if set.isEmpty { base[id] = nil } else { entry.set = set; base[id] = entry }
         }
 
         // 5. The writer's entry.
@@ -87,7 +89,10 @@ public enum ManagedFields {
             var entry = Entry(manager: managerName, operation: "Update", apiVersion: apiVersion,
                               subresource: sub ?? "", time: nil, set: current)
             entry.setTime(time)
-            if let previous = base[entry.identifier] { entry.set = FieldSet.union(current, previous.set) }
+            if var previous = base[entry.identifier] {
+                previous.parseStored()
+                entry.set = FieldSet.union(current, previous.set)
+            }
             base[entry.identifier] = entry
         }
 
@@ -147,14 +152,35 @@ public enum ManagedFields {
 
     /// One managedFields entry, keyed by its manager identifier.
     struct Entry: Equatable {
-        var manager: String
-        var operation: String
-        var apiVersion: String
-        var subresource: String
+        // Changing any part of an entry first parses its stored fields: its JSON no longer stands for it.
+        var manager: String { didSet { parseStored() } }
+        var operation: String { didSet { parseStored() } }
+        var apiVersion: String { didSet { parseStored() } }
+        var subresource: String { didSet { parseStored() } }
         /// RFC 3339 (UTC, seconds) when parseable, else as sent.
-        var time: String?
+        var time: String? { didSet { parseStored() } }
         var seconds: Int = 0
+        /// The fields; not yet parsed while `stored` is set.
         var set: FieldSet
+        /// The entry as the stored object has it, while this write leaves it untouched: it is kept as it is,
+        /// neither parsed nor encoded again (most writes change one manager's fields, and a pod's other
+        /// entries stay shared with its previous version's).
+        var stored: Stored?
+
+        struct Stored: Equatable { let json: JSON; let fieldsV1: JSONObject }
+
+        /// Parses the stored fields, before the entry changes.
+        mutating func parseStored() {
+            guard let stored else { return }
+            set = (try? FieldSet.parse(fieldsV1: stored.fieldsV1)) ?? FieldSet()
+            self.stored = nil
+        }
+
+        /// Whether the entry owns one of the paths of `paths`.
+        func owns(anyOf paths: FieldSet) -> Bool {
+            if let stored { return paths.overlaps(fieldsV1: stored.fieldsV1) }
+            return paths.overlaps(set)
+        }
 
         var applied: Bool { operation == "Apply" }
 
@@ -184,6 +210,7 @@ public enum ManagedFields {
         /// FieldsV1 shares every part it has in common with other entries (a pod's kubelet entry differs from
         /// another's only under `f:podIPs` and `f:hostIPs`).
         var shared: (json: JSON, key: [UInt8]) {
+            precondition(stored == nil, "a stored entry is kept as it is")
             let fields = set.sharedFieldsV1()
             var o = JSONObject()
             var key: [UInt8] = [UInt8(ascii: "{")]
@@ -206,8 +233,10 @@ public enum ManagedFields {
         }
     }
 
-    /// `DecodeManagedFields`: any invalid entry fails the whole list.
-    static func decode(_ value: JSON?) throws(ManagedFieldsError) -> [String: Entry] {
+    /// `DecodeManagedFields`: any invalid entry fails the whole list. With `keepingStored`, the entries (the
+    /// stored object's, which kemu itself encoded) keep their JSON and their fields stay unparsed until a
+    /// write touches them (`Entry.stored`).
+    static func decode(_ value: JSON?, keepingStored: Bool = false) throws(ManagedFieldsError) -> [String: Entry] {
         guard let value, !value.isNull else { return [:] }
         guard case .array(let items) = value else { throw ManagedFieldsError("managedFields must be a list") }
         var out: [String: Entry] = [:]
@@ -231,16 +260,19 @@ public enum ManagedFields {
                 throw ManagedFieldsError(fieldsType.isEmpty ? "missing fieldsType in managed fields entry \(i)"
                                                              : "invalid fieldsType \"\(fieldsType)\" in managed fields entry \(i)")
             }
-            let set: FieldSet
+            var set = FieldSet()
+            var stored: Entry.Stored?
             switch o["fieldsV1"] {
-            case nil, .null?: set = FieldSet()
-            case .object(let f)?: set = try FieldSet.parse(fieldsV1: f)
+            case nil, .null?: break
+            case .object(let f)?:
+                if keepingStored { stored = Entry.Stored(json: item, fieldsV1: f) } else { set = try FieldSet.parse(fieldsV1: f) }
             default: throw ManagedFieldsError("fieldsV1 must be an object")
             }
             var entry = Entry(manager: try string("manager"), operation: operation, apiVersion: apiVersion,
                               subresource: try string("subresource"), time: nil, set: set)
             let time = try string("time")
             entry.setTime(time.isEmpty ? nil : time)
+            entry.stored = stored
             out[entry.identifier] = entry
         }
         return out
@@ -273,7 +305,8 @@ public enum ManagedFields {
         while i < updaters.count && length > maxUpdateManagers {
             let id = updaters[i].id
             i += 1
-            guard let entry = managed[id] else { continue }
+            guard var entry = managed[id] else { continue }
+            entry.parseStored()
             let bucket = Entry(manager: "ancient-changes", operation: "Update", apiVersion: entry.apiVersion,
                                subresource: "", time: nil, set: FieldSet())
             let bucketID = bucket.identifier
@@ -285,6 +318,7 @@ public enum ManagedFields {
                     managed[bucketID] = firstEntry
                 }
                 var merged = managed[bucketID] ?? bucket
+                merged.parseStored()
                 merged.set = FieldSet.union(entry.set, merged.set)
                 merged.apiVersion = entry.apiVersion
                 merged.manager = "ancient-changes"
@@ -310,6 +344,10 @@ public enum ManagedFields {
             if p.manager != q.manager { return compareBytes(p.manager, q.manager) < 0 }
             if p.apiVersion != q.apiVersion { return compareBytes(p.apiVersion, q.apiVersion) < 0 }
             return compareBytes(p.subresource, q.subresource) < 0
+        }
+        // Entries kept as stored make the list unlike any other: it is not worth a lookup in the intern table.
+        if sorted.contains(where: { $0.stored != nil }) {
+            return .array(sorted.map { $0.stored?.json ?? $0.shared.json })
         }
         let entries = sorted.map(\.shared)
         var key: [UInt8] = [UInt8(ascii: "[")]
