@@ -28,7 +28,7 @@ public final class StoredObject: Sendable {
 }
 
 /// A stored version's encoding made on first use and then shared: one watch event's object is encoded
-/// once for all the watchers it is sent to, and freed with the event.
+/// once for all the watchers it is sent to, and released once they all have it.
 public final class SharedEncoding: Sendable {
     let object: StoredObject
     private let made = Mutex<[UInt8]?>(nil)
@@ -41,6 +41,9 @@ public final class SharedEncoding: Sendable {
         made.withLock { $0 = b }
         return b
     }
+
+    /// Forgets the encoding (made again if asked for).
+    public func release() { made.withLock { $0 = nil } }
 }
 
 public enum StoreKey {

@@ -150,6 +150,13 @@ struct PodAddress: SubsetAddress {
     var identity: ObjectIdentifier { ObjectIdentifier(pod) }
 
     var json: JSON {
+        if let made = pod.endpointsAddress.withLock({ $0 }), made.ip == ip, made.hostname == hostname { return made.json }
+        let json = build()
+        pod.endpointsAddress.withLock { $0 = (ip, hostname, json) }
+        return json
+    }
+
+    private func build() -> JSON {
         var a = JSONObject()
         a["ip"] = .string(ip)
         if let hostname { a["hostname"] = .string(hostname) }

@@ -1,4 +1,5 @@
 import KemuAPI
+import Synchronization
 
 /// A Pod digested once per version (as an informer decodes it): what the EndpointSlice and Endpoints
 /// controllers build endpoints from.
@@ -22,6 +23,9 @@ public final class PodDigest: Sendable {
     public let subdomain: String
     /// `status.podIP` is an IPv6 address (the family a legacy headless Service's Endpoints follow).
     public let podIPIsIPv6: Bool
+    /// The last Endpoints address made from this version (`PodAddress.json`), so that the Endpoints
+    /// objects a pod is in share it from one version of theirs to the next.
+    let endpointsAddress = Mutex<(ip: String, hostname: String?, json: JSON)?>(nil)
 
     public convenience init(_ pod: JSONObject) { self.init(pod, labels: pod.labels) }
 
