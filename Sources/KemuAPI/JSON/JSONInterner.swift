@@ -8,7 +8,7 @@ import Synchronization
 /// (a value still in use is carried into the young one when next asked for), so values that never repeat
 /// cost nothing for long and values that keep repeating stay shared.
 public enum JSONInterner {
-    static let limit = 8192
+    static let limit = 2048
     struct Generations { var young: [Key: JSON] = [:]; var old: [Key: JSON] = [:] }
     static let table = Mutex(Generations())
 
