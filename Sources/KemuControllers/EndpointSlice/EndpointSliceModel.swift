@@ -210,14 +210,29 @@ public struct SliceEndpoint: Equatable, Sendable {
     /// Serialised in upstream's field order (the cached form when nothing changed).
     var json: JSON { rendered ?? build() }
 
+    /// The 27 possible `conditions` objects, made once: every endpoint shares one of them.
+    private static let conditionsTable: [JSON] = {
+        let values: [Bool?] = [nil, false, true]
+        var table: [JSON] = []
+        for ready in values { for serving in values { for terminating in values {
+            var c = JSONObject()
+            if let ready { c["ready"] = .bool(ready) }
+            if let serving { c["serving"] = .bool(serving) }
+            if let terminating { c["terminating"] = .bool(terminating) }
+            table.append(.object(c))
+        } } }
+        return table
+    }()
+
+    static func conditions(_ ready: Bool?, _ serving: Bool?, _ terminating: Bool?) -> JSON {
+        func index(_ b: Bool?) -> Int { b.map { $0 ? 2 : 1 } ?? 0 }
+        return conditionsTable[index(ready) * 9 + index(serving) * 3 + index(terminating)]
+    }
+
     func build() -> JSON {
         var o = JSONObject()
         o["addresses"] = .array(addresses.map(JSON.string))
-        var c = JSONObject()
-        if let ready { c["ready"] = .bool(ready) }
-        if let serving { c["serving"] = .bool(serving) }
-        if let terminating { c["terminating"] = .bool(terminating) }
-        o["conditions"] = .object(c)
+        o["conditions"] = Self.conditions(ready, serving, terminating)
         if let hostname { o["hostname"] = .string(hostname) }
         if let t = targetRef {
             var r = JSONObject()
