@@ -12,9 +12,10 @@ public final class StoredObject: Sendable {
     public let name: String
     public let labels: [String: String]
 
-    public init(object: JSONObject, resourceVersion: UInt64) {
+    /// `previous`: the version this one replaces, whose derived facts (labels) it shares when they are unchanged.
+    public init(object: JSONObject, resourceVersion: UInt64, previous: StoredObject? = nil) {
         var object = object
-        self.labels = object.memoizeLabels()
+        self.labels = object.memoizeLabels(like: previous?.object)
         self.object = object
         self.resourceVersion = resourceVersion
         self.namespace = object.namespace
@@ -22,6 +23,20 @@ public final class StoredObject: Sendable {
     }
 
     public var key: String { StoreKey.make(namespace: namespace, name: name) }
+
+    /// One value derived from this version by a reader (a controller's digest of a pod), made by the first
+    /// reader that asks and shared by the others, as informers sharing one cache share decoded objects.
+    private let derivedValue = Mutex<(any AnyObject & Sendable)?>(nil)
+
+    public func derived<T: AnyObject & Sendable>(_ make: () -> T) -> T {
+        if let v = derivedValue.withLock({ $0 }) as? T { return v }
+        let v = make()
+        return derivedValue.withLock { slot in
+            if let existing = slot as? T { return existing }
+            if slot == nil { slot = v }
+            return v
+        }
+    }
 
     /// The version's JSON encoding, made now.
     public var bytes: [UInt8] { JSONWriter.encode(.object(object)) }

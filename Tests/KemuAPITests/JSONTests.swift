@@ -428,4 +428,23 @@ final class JSONTests: XCTestCase {
         XCTAssertNil(svc.specSelector)
         XCTAssertNil(JSONObject().specSelector)
     }
+
+    func testMemoizedLabelsAreTakenFromAnUnchangedPreviousVersion() {
+        var v1: JSONObject = ["kind": "Service", "metadata": ["name": "a", "labels": ["app": "web"]],
+                              "spec": ["selector": ["app": "web"]]]
+        _ = v1.memoizeLabels()
+        // A status-like change: labels and selector are the same values.
+        var v2 = v1
+        v2["status"] = ["loadBalancer": [:]]
+        XCTAssertEqual(v2.memoizeLabels(like: v1), ["app": "web"])
+        XCTAssertEqual(v2.specSelector, ["app": "web"])
+        // Equal content made anew, or a changed label or selector, is computed again.
+        var v3 = v2
+        v3.withObject("metadata") { $0["labels"] = ["app": "db"] }
+        XCTAssertEqual(v3.memoizeLabels(like: v2), ["app": "db"])
+        var v4 = v2
+        v4["spec"] = ["selector": ["app": "api"]]
+        XCTAssertEqual(v4.memoizeLabels(like: v2), ["app": "web"])
+        XCTAssertEqual(v4.specSelector, ["app": "api"])
+    }
 }

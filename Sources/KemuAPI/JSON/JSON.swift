@@ -78,8 +78,15 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// Computes `labels` and `specSelector` once and keeps them with this value, so that reading them on it
     /// (and on its unchanged copies) is a lookup. For objects that are read many times and no longer change
     /// (stored versions). Returns the labels.
-    public mutating func memoizeLabels() -> [String: String] {
+    public mutating func memoizeLabels(like previous: JSONObject? = nil) -> [String: String] {
         if let d = derived { return d.labels }
+        // The previous version's facts, when the parts they come from are the very same values (most
+        // writes of an object leave its labels and selector alone): one copy for all its versions.
+        if let previous, let d = previous.derived, Self.sameValue(labelsJSON, previous.labelsJSON),
+           Self.sameValue(specSelectorJSON, previous.specSelectorJSON) {
+            derived = d
+            return d.labels
+        }
         let labels = metadataMap("labels")
         derived = Derived(labels: labels, specSelector: computedSpecSelector)
         return labels
@@ -127,6 +134,18 @@ public struct JSONObject: Sendable, Equatable, Sequence {
             guard let other = b[k], other == v else { return false }
         }
         return true
+    }
+
+    private var labelsJSON: JSON? { self["metadata"]?.objectValue?["labels"] }
+    private var specSelectorJSON: JSON? { self["spec"]?.objectValue?["selector"] }
+
+    /// Both absent, or copies of one object value.
+    private static func sameValue(_ a: JSON?, _ b: JSON?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case (.object(let x)?, .object(let y)?): return x.sharesStorage(with: y)
+        default: return false
+        }
     }
 
     /// Whether both are copies of one value (same entries storage).

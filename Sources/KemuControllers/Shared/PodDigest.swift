@@ -1,4 +1,5 @@
 import KemuAPI
+import KemuStore
 import Synchronization
 
 /// A Pod digested once per version (as an informer decodes it): what the EndpointSlice and Endpoints
@@ -28,6 +29,9 @@ public final class PodDigest: Sendable {
     let endpointsAddress = Mutex<(ip: String, hostname: String?, json: JSON)?>(nil)
 
     public convenience init(_ pod: JSONObject) { self.init(pod, labels: pod.labels) }
+
+    /// The digest of a stored pod version: made once, shared by the controllers that read it.
+    public static func of(_ o: StoredObject) -> PodDigest { o.derived { PodDigest(o.object, labels: o.labels) } }
 
     public init(_ pod: JSONObject, labels: [String: String]) {
         object = pod

@@ -37,7 +37,7 @@ final class ServicePodIndex {
     @discardableResult
     func putPod(ns: String, name: String, _ o: StoredObject?) -> [String] {
         let oldLabels = pods[ns]?[name]?.labels
-        if let o { pods[ns, default: [:]][name] = PodDigest(o.object, labels: o.labels) } else { pods[ns]?[name] = nil }
+        if let o { pods[ns, default: [:]][name] = PodDigest.of(o) } else { pods[ns]?[name] = nil }
         guard let index = selectors[ns] else { return [] }
         // Services that select the pod now, then those that selected it before (found by its old labels).
         var touched: [String] = []
