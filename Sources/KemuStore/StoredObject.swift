@@ -1,10 +1,9 @@
 import Synchronization
 import KemuAPI
 
-/// One immutable version of an object. Its JSON encoding is not kept: it is made when a client reads
-/// the version (as kube-apiserver's watch cache encodes on LIST), and once per watch event for all the
-/// watchers it goes to (`StoreEvent.encoded`). Kept per version it would be a third of the memory of a
-/// large simulated cluster, most of it for objects no client ever reads.
+/// One immutable version of an object. Its JSON encoding is made when a client first reads the version
+/// (GET, LIST or a watch event) and then kept with it, so repeated reads copy bytes; versions no client
+/// reads (most of a simulated cluster's pods and events) never pay for an encoding.
 public final class StoredObject: Sendable {
     public let object: JSONObject
     public let resourceVersion: UInt64
@@ -38,27 +37,20 @@ public final class StoredObject: Sendable {
         }
     }
 
-    /// The version's JSON encoding, made now.
-    public var bytes: [UInt8] { JSONWriter.encode(.object(object)) }
-}
+    private let encoding = Mutex<[UInt8]?>(nil)
 
-/// A stored version's encoding made on first use and then shared: one watch event's object is encoded
-/// once for all the watchers it is sent to, and released once they all have it.
-public final class SharedEncoding: Sendable {
-    let object: StoredObject
-    private let made = Mutex<[UInt8]?>(nil)
-
-    init(_ object: StoredObject) { self.object = object }
-
+    /// The version's JSON encoding, made on first use and kept.
     public var bytes: [UInt8] {
-        if let b = made.withLock({ $0 }) { return b }
-        let b = object.bytes
-        made.withLock { $0 = b }
-        return b
+        if let b = encoding.withLock({ $0 }) { return b }
+        let encoded = JSONWriter.encode(.object(object))
+        // Exactly sized: the writer's buffer grows by doubling, and the bytes stay with the version.
+        let exact = [UInt8](unsafeUninitializedCapacity: encoded.count) { buf, n in n = buf.initialize(fromContentsOf: encoded) }
+        return encoding.withLock { slot in
+            if let b = slot { return b }
+            slot = exact
+            return exact
+        }
     }
-
-    /// Forgets the encoding (made again if asked for).
-    public func release() { made.withLock { $0 = nil } }
 }
 
 public enum StoreKey {
@@ -80,12 +72,9 @@ public struct StoreEvent: Sendable {
     public let object: StoredObject
     /// The version before this change (nil for ADDED).
     public let previous: StoredObject?
-    /// `object`'s encoding, shared by the watchers the event is sent to.
-    public let encoded: SharedEncoding
     public var resourceVersion: UInt64 { object.resourceVersion }
 
     public init(type: EventType, resource: GroupResource, object: StoredObject, previous: StoredObject?) {
         self.type = type; self.resource = resource; self.object = object; self.previous = previous
-        encoded = SharedEncoding(object)
     }
 }

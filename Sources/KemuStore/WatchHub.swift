@@ -137,9 +137,6 @@ public final class WatchHub: Sendable {
                         }
                         if changed { s.watchers[e.resource] = group }
                     }
-                    // Every watcher has queued the event's bytes by now; the log keeps the event (for watches
-                    // that resume from it) but not its encoding, which a resumed watch makes again.
-                    e.encoded.release()
                     s.dispatchedRV = e.resourceVersion
                 }
                 return batch.count == 1024

@@ -3,31 +3,35 @@ import KemuAPI
 import KemuRegistry
 import KemuStore
 
-/// Builds list and Table bodies, encoding each item straight into the body.
+/// Builds list and Table bodies from stored bytes without re-encoding the objects.
 enum ListEncoder {
     /// Items in a list carry no kind/apiVersion on the wire, as kube-apiserver sends them.
-    static func writeItem(_ o: StoredObject, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        for (key, value) in o.object where key != "kind" && key != "apiVersion" {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            JSONWriter.writeString(key, into: &out)
-            out.append(UInt8(ascii: ":"))
-            JSONWriter.write(value, into: &out)
+    static func itemBytes(_ o: StoredObject, kind: ResourceKind) -> ArraySlice<UInt8> {
+        let prefixLen = 27 + kind.kind.utf8.count + kind.apiVersion.utf8.count  // {"kind":"K","apiVersion":"V",
+        let b = o.bytes
+        if b.count > prefixLen, b[prefixLen - 1] == UInt8(ascii: ",") {
+            return b[(prefixLen - 1)...]
         }
-        out.append(UInt8(ascii: "}"))
+        return b[...]
     }
 
     static func list(kind: ResourceKind, page: ListPage, continueToken: String?) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(128 + page.items.count * 1024)
+        out.reserveCapacity(128 + page.items.reduce(0) { $0 + $1.bytes.count })
         out.append(contentsOf: Array("{\"kind\":\"\(kind.listKind)\",\"apiVersion\":\"\(kind.apiVersion)\",\"metadata\":".utf8))
         JSONWriter.write(.object(listMeta(page: page, continueToken: continueToken)), into: &out)
         out.append(contentsOf: Array(",\"items\":[".utf8))
-        for (i, item) in page.items.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            writeItem(item, into: &out)
+        var first = true
+        for item in page.items {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            let slice = itemBytes(item, kind: kind)
+            if slice.first == UInt8(ascii: ",") {
+                out.append(UInt8(ascii: "{"))
+                out.append(contentsOf: slice.dropFirst())
+            } else {
+                out.append(contentsOf: slice)
+            }
         }
         out.append(contentsOf: Array("]}".utf8))
         return out

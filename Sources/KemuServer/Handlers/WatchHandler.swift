@@ -91,23 +91,23 @@ final class WatchStream: StoreWatcher, @unchecked Sendable {
         let matchesOld = e.previous.map { filter.matches($0) } ?? false
         switch e.type {
         case .added:
-            if matchesNew { return send(type: "ADDED", object: e.object, encoded: e.encoded) }
+            if matchesNew { return send(type: "ADDED", object: e.object) }
         case .modified:
-            if matchesNew && matchesOld { return send(type: "MODIFIED", object: e.object, encoded: e.encoded) }
-            if matchesNew { return send(type: "ADDED", object: e.object, encoded: e.encoded) }
-            if matchesOld { return send(type: "DELETED", object: e.object, encoded: e.encoded) }
+            if matchesNew && matchesOld { return send(type: "MODIFIED", object: e.object) }
+            if matchesNew { return send(type: "ADDED", object: e.object) }
+            if matchesOld { return send(type: "DELETED", object: e.object) }
         case .deleted:
-            if matchesOld { return send(type: "DELETED", object: e.object, encoded: e.encoded) }
+            if matchesOld { return send(type: "DELETED", object: e.object) }
         }
         return !state.withLock { $0.done }
     }
 
     @discardableResult
-    func send(type: String, object: StoredObject, encoded: SharedEncoding? = nil) -> Bool {
+    func send(type: String, object: StoredObject) -> Bool {
         switch format {
         case .json:
-            // An event's encoding is made once and shared by every watcher (pieces are queued, not copied).
-            return write(WatchLine.prefix(type), encoded?.bytes ?? object.bytes, WatchLine.suffix)
+            // The version's bytes, shared by every watcher (pieces are queued, not copied).
+            return write(WatchLine.prefix(type), object.bytes, WatchLine.suffix)
         case .table(let include):
             let withColumns = state.withLock { s -> Bool in
                 let first = !s.sentColumns
