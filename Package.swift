@@ -14,8 +14,6 @@ let package = Package(
     targets: [
         // C interop with Debian's libmicrohttpd (apt-get install libmicrohttpd-dev).
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
-        // glibc's mallopt (malloc.h), for the executable's allocator tuning.
-        .systemLibrary(name: "CMalloc"),
         // HTTP engine: everything libmicrohttpd-specific stays here.
         .target(name: "KemuHTTP", dependencies: ["CMicroHTTPD"]),
         // JSON value model, metadata helpers, selectors, patches, Status errors.
@@ -37,7 +35,6 @@ let package = Package(
         .executableTarget(name: "kemu", dependencies: [
             "KemuServer",
             "KemuClusterFile",
-            "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KemuAPITests", dependencies: ["KemuAPI"]),

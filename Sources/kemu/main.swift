@@ -1,5 +1,4 @@
 import ArgumentParser
-import CMalloc
 import Foundation
 import KemuClusterFile
 import KemuControllers
@@ -68,9 +67,6 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        // glibc gives every thread that allocates its own arena (up to 8 per core); kemu's dispatch threads
-        // all touch the same objects, so per-thread arenas only fragment the heap (~10 % of RSS at 100k pods).
-        _ = mallopt(M_ARENA_MAX, Int32(max(2, ProcessInfo.processInfo.activeProcessorCount)))
         var o = ServerRuntime.Options()
         o.address = address
         o.port = port
