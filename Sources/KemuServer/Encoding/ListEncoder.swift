@@ -3,12 +3,11 @@ import KemuAPI
 import KemuRegistry
 import KemuStore
 
-/// Builds list and Table bodies from stored bytes without re-encoding the objects.
+/// Builds list and Table bodies from the stored versions' encodings (made on their first read).
 enum ListEncoder {
     /// Items in a list carry no kind/apiVersion on the wire, as kube-apiserver sends them.
-    static func itemBytes(_ o: StoredObject, kind: ResourceKind) -> ArraySlice<UInt8> {
+    static func itemBytes(_ b: [UInt8], kind: ResourceKind) -> ArraySlice<UInt8> {
         let prefixLen = 27 + kind.kind.utf8.count + kind.apiVersion.utf8.count  // {"kind":"K","apiVersion":"V",
-        let b = o.bytes
         if b.count > prefixLen, b[prefixLen - 1] == UInt8(ascii: ",") {
             return b[(prefixLen - 1)...]
         }
@@ -16,13 +15,14 @@ enum ListEncoder {
     }
 
     static func list(kind: ResourceKind, page: ListPage, continueToken: String?) -> [UInt8] {
+        let encoded = page.items.map(\.bytes)  // each read once: a first read encodes
         var out: [UInt8] = []
-        out.reserveCapacity(128 + page.items.reduce(0) { $0 + $1.bytes.count })
+        out.reserveCapacity(128 + encoded.reduce(0) { $0 + $1.count })
         out.append(contentsOf: Array("{\"kind\":\"\(kind.listKind)\",\"apiVersion\":\"\(kind.apiVersion)\",\"metadata\":".utf8))
         JSONWriter.write(.object(listMeta(page: page, continueToken: continueToken)), into: &out)
         out.append(contentsOf: Array(",\"items\":[".utf8))
         var first = true
-        for item in page.items {
+        for item in encoded {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             let slice = itemBytes(item, kind: kind)
