@@ -14,10 +14,6 @@ final class ServicePodIndex {
 
     static func key(_ ns: String, _ name: String) -> String { StoreKey.make(namespace: ns, name: name) }
 
-    static func matches(_ selector: [String: String], _ labels: [String: String]) -> Bool {
-        SelectorIndex.matches(selector, labels)
-    }
-
     /// Records a Service's selector; nil when it has none or was deleted.
     func putService(ns: String, name: String, selector: [String: String]?) {
         if selectors[ns]?.selector(name) != selector { selected[Self.key(ns, name)] = nil }
@@ -68,7 +64,7 @@ final class ServicePodIndex {
         let ns = String(key[..<slash])
         guard let sel = selectors[ns]?.selector(String(key[key.index(after: slash)...])) else { return [] }
         var names = Set<String>()
-        for (name, pod) in pods[ns] ?? [:] where Self.matches(sel, pod.labels) { names.insert(name) }
+        for (name, pod) in pods[ns] ?? [:] where SelectorIndex.matches(sel, pod.labels) { names.insert(name) }
         selected[key] = names
         return names
     }
