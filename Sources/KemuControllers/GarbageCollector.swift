@@ -14,8 +14,9 @@ final class GarbageCollector: Controller, @unchecked Sendable {
     struct Ref: Hashable { let resource: GroupResource; let namespace: String; let name: String; let uid: String }
 
     // Touched only on `queue`.
-    var dependents: [String: Set<Ref>] = [:]      // owner uid → dependents
-    var ownersOf: [Ref: [String]] = [:]           // dependent → owner uids
+    // By UID, each object's Ref kept once (in `live`): the maps cost per pod what an informer's indexes do.
+    var dependents: [String: Set<String>] = [:]   // owner uid → dependent uids
+    var ownersOf: [String: [String]] = [:]        // dependent uid → owner uids (objects with owners only)
     var live: [String: Ref] = [:]                 // uid → object
     var feeds: [EventFeed] = []
 
@@ -37,16 +38,20 @@ final class GarbageCollector: Controller, @unchecked Sendable {
 
     func observe(_ r: GroupResource, _ o: StoredObject, deleted: Bool) {
         let me = ref(r, o)
-        for old in ownersOf[me] ?? [] { dependents[old]?.remove(me) }
-        ownersOf[me] = nil
+        for old in ownersOf[me.uid] ?? [] {
+            dependents[old]?.remove(me.uid)
+            if dependents[old]?.isEmpty == true { dependents[old] = nil }
+        }
+        ownersOf[me.uid] = nil
         if deleted {
             live[me.uid] = nil
             return
         }
         live[me.uid] = me
         let owners = (o.object.metadata["ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"].stringValue }
-        ownersOf[me] = owners
-        for u in owners { dependents[u, default: []].insert(me) }
+        guard !owners.isEmpty else { return }
+        ownersOf[me.uid] = owners
+        for u in owners { dependents[u, default: []].insert(me.uid) }
     }
 
     func handle(_ e: StoreEvent) {
@@ -54,25 +59,28 @@ final class GarbageCollector: Controller, @unchecked Sendable {
         let me = ref(e.resource, e.object)
         if e.type == .deleted {
             // Background propagation: the owner is gone, so are its dependents.
-            for d in dependents[me.uid] ?? [] { deleteDependent(d, ownerUID: me.uid) }
+            for d in dependentRefs(me.uid) { deleteDependent(d, ownerUID: me.uid) }
             dependents[me.uid] = nil
             return
         }
         // A dependent whose owners all vanished before it was seen.
-        let owners = ownersOf[me] ?? []
+        let owners = ownersOf[me.uid] ?? []
         if !owners.isEmpty && owners.allSatisfy({ live[$0] == nil }) && e.type == .added {
             queue.asyncAfter(deadline: .now() + .milliseconds(50)) { [self] in
-                if (ownersOf[me] ?? []).allSatisfy({ live[$0] == nil }), live[me.uid] != nil { deleteDependent(me, ownerUID: owners[0]) }
+                if (ownersOf[me.uid] ?? []).allSatisfy({ live[$0] == nil }), live[me.uid] != nil { deleteDependent(me, ownerUID: owners[0]) }
             }
         }
         if e.object.object.deletionTimestamp != nil { processDeletionFinalizers(e.resource, e.object) }
     }
 
+    /// The live dependents of an owner.
+    func dependentRefs(_ ownerUID: String) -> [Ref] { (dependents[ownerUID] ?? []).compactMap { live[$0] } }
+
     func deleteDependent(_ d: Ref, ownerUID: String) {
         guard let kind = storage.registry.kind(d.resource) else { return }
         // Only if every owner is gone (a dependent may have several owners); otherwise the
         // reference to the vanished owner is dropped, as upstream's collector does.
-        let remaining = (ownersOf[d] ?? []).filter { $0 != ownerUID && live[$0] != nil }
+        let remaining = (ownersOf[d.uid] ?? []).filter { $0 != ownerUID && live[$0] != nil }
         if !remaining.isEmpty {
             _ = try? storage.update(kind, namespace: d.namespace, name: d.name, options: Self.writeOptions) { cur in
                 guard cur.uid == d.uid else { return cur }
@@ -94,7 +102,7 @@ final class GarbageCollector: Controller, @unchecked Sendable {
         let fins = o.object.finalizers
         let uid = o.object.uid
         if fins.contains("orphan") {
-            for d in dependents[uid] ?? [] {
+            for d in dependentRefs(uid) {
                 guard let dk = storage.registry.kind(d.resource) else { continue }
                 _ = try? storage.update(dk, namespace: d.namespace, name: d.name, options: Self.writeOptions) { cur in
                     var c = cur
@@ -105,7 +113,7 @@ final class GarbageCollector: Controller, @unchecked Sendable {
             }
             removeFinalizer(kind, o, "orphan")
         } else if fins.contains("foregroundDeletion") {
-            let deps = dependents[uid] ?? []
+            let deps = dependentRefs(uid)
             if deps.isEmpty {
                 removeFinalizer(kind, o, "foregroundDeletion")
             } else {
