@@ -166,6 +166,7 @@ public final class Store: @unchecked Sendable {
             var final = current.object
             final.metadata["resourceVersion"] = .string(String(state.rv))
             let deleted = StoredObject(object: final, resourceVersion: state.rv, previous: current)
+            current.supersede()
             state.collections[r]!.remove(key)
             let e = StoreEvent(type: .deleted, resource: r, object: deleted, previous: current)
             log.append(e)
@@ -180,6 +181,7 @@ public final class Store: @unchecked Sendable {
             state.rv += 1
             obj.metadata["resourceVersion"] = .string(String(state.rv))
             let stored = StoredObject(object: obj, resourceVersion: state.rv, previous: current)
+            current?.supersede()
             state.collections[r, default: Collection()].put(key, stored, isNew: current == nil)
             let e = StoreEvent(type: current == nil ? .added : .modified, resource: r, object: stored, previous: current)
             log.append(e)

@@ -2,8 +2,8 @@ import Synchronization
 import KemuAPI
 
 /// One immutable version of an object. Its JSON encoding is made when a client first reads the version
-/// (GET, LIST or a watch event) and then kept with it, so repeated reads copy bytes; versions no client
-/// reads (most of a simulated cluster's pods and events) never pay for an encoding.
+/// (GET, LIST or a watch event) and then kept with it while it is current, so repeated reads copy bytes;
+/// versions no client reads (most of a simulated cluster's pods and events) never pay for an encoding.
 public final class StoredObject: Sendable {
     public let object: JSONObject
     public let resourceVersion: UInt64
@@ -23,6 +23,20 @@ public final class StoredObject: Sendable {
 
     public var key: String { StoreKey.make(namespace: namespace, name: name) }
 
+    /// Whether a newer version (or a deletion) replaced this one.
+    public var isSuperseded: Bool { superseded.load(ordering: .relaxed) }
+
+    /// Marks the version replaced (the store does, on the next write or the deletion of the object) and drops
+    /// its encoding.
+    func supersede() {
+        superseded.store(true, ordering: .relaxed)
+        dropEncoding()
+    }
+
+    func dropEncoding() { encoding.withLock { $0 = nil } }
+
+    var hasEncoding: Bool { encoding.withLock { $0 != nil } }
+
     /// One value derived from this version by a reader (a controller's digest of a pod), made by the first
     /// reader that asks and shared by the others, as informers sharing one cache share decoded objects.
     private let derivedValue = Mutex<(any AnyObject & Sendable)?>(nil)
@@ -38,11 +52,15 @@ public final class StoredObject: Sendable {
     }
 
     private let encoding = Mutex<[UInt8]?>(nil)
+    private let superseded = Atomic<Bool>(false)
 
-    /// The version's JSON encoding, made on first use and kept.
+    /// The version's JSON encoding, made on first use and kept while the version is the current one.
     public var bytes: [UInt8] {
         if let b = encoding.withLock({ $0 }) { return b }
         let encoded = JSONWriter.encode(.object(object))
+        // A replaced version is only read by the watch events still being sent and by resumed watches; it
+        // does not keep its bytes, which the event history would otherwise hold for thousands of versions.
+        if superseded.load(ordering: .relaxed) { return encoded }
         // Exactly sized: the writer's buffer grows by doubling, and the bytes stay with the version.
         let exact = [UInt8](unsafeUninitializedCapacity: encoded.count) { buf, n in n = buf.initialize(fromContentsOf: encoded) }
         return encoding.withLock { slot in

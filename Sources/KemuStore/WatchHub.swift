@@ -137,6 +137,9 @@ public final class WatchHub: Sendable {
                         }
                         if changed { s.watchers[e.resource] = group }
                     }
+                    // Sent to every watcher: a deleted object's last version, or one replaced meanwhile, is not
+                    // read again (but by a resumed watch), so the event history does not keep its bytes.
+                    if e.type == .deleted || e.object.isSuperseded { e.object.dropEncoding() }
                     s.dispatchedRV = e.resourceVersion
                 }
                 return batch.count == 1024

@@ -574,4 +574,20 @@ final class StoreTests: XCTestCase {
         for e in late.events { if e.type == .deleted { alive.remove(e.name) } else { alive.insert(e.name) } }
         XCTAssertEqual(Set(try s.list(pods).items.map(\.name)), alive)
     }
+
+    func testEncodingIsKeptOnlyByTheCurrentVersion() throws {
+        let s = Store()
+        let v1 = try XCTUnwrap(try put(s, "ns", "a", [("metadata", ["name": "a", "namespace": "ns"])]).object)
+        XCTAssertFalse(v1.hasEncoding, "nothing is encoded before a read")
+        XCTAssertEqual(try JSONParser.parse(v1.bytes), .object(v1.object))
+        XCTAssertTrue(v1.hasEncoding, "a read keeps the encoding of the current version")
+        let v2 = try XCTUnwrap(try put(s, "ns", "a", [("metadata", ["name": "a", "namespace": "ns", "labels": ["x": "y"]])]).object)
+        XCTAssertTrue(v1.isSuperseded)
+        XCTAssertFalse(v1.hasEncoding, "a replaced version drops it")
+        XCTAssertEqual(String(decoding: v1.bytes, as: UTF8.self), JSONWriter.string(.object(v1.object)), "and encodes on demand")
+        XCTAssertFalse(v1.hasEncoding, "without keeping it")
+        XCTAssertFalse(v2.isSuperseded)
+        _ = v2.bytes
+        XCTAssertTrue(v2.hasEncoding)
+    }
 }
