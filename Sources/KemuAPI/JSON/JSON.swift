@@ -123,6 +123,14 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// Appends without checking for an existing key (parser fast path; caller guarantees uniqueness or accepts last-wins later).
     mutating func appendUnchecked(_ key: String, _ value: JSON) { entries.append((key, value)) }
 
+    public mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
+
+    /// Drops the spare capacity an object built by appending keeps (up to half of it): for objects that are
+    /// stored and live long, such as a pod's status.
+    public mutating func shrinkToFit() {
+        if entries.capacity > entries.count { entries = Array(entries) }
+    }
+
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSON)]> { entries.makeIterator() }
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {

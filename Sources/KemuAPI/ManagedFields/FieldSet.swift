@@ -278,6 +278,7 @@ struct FieldSet: Sendable, Equatable {
     /// (`JSONInterner`).
     func sharedFieldsV1(includeSelf: Bool = false) -> (json: JSON, key: [UInt8]) {
         var out = JSONObject()
+        out.reserveCapacity(children.count + (includeSelf ? 1 : 0))
         var key: [UInt8] = [UInt8(ascii: "{")]
         if includeSelf && !children.isEmpty {
             out.appendUnchecked(".", .object(JSONObject()))

@@ -213,6 +213,7 @@ public enum ManagedFields {
             precondition(stored == nil, "a stored entry is kept as it is")
             let fields = set.sharedFieldsV1()
             var o = JSONObject()
+            o.reserveCapacity(7)
             var key: [UInt8] = [UInt8(ascii: "{")]
             func add(_ k: String, _ v: JSON, encoded: [UInt8]? = nil) {
                 o.appendUnchecked(k, v)

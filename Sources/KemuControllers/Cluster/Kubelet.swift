@@ -210,6 +210,7 @@ extension ClusterSimulator {
                 return containerStatus(c, running: sidecar && !failed, completed: !sidecar, ready: sidecar ? ready : true)
             })
         }
+        status.shrinkToFit()
         return .object(status)
     }
 }

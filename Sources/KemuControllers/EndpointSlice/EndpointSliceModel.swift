@@ -231,6 +231,7 @@ public struct SliceEndpoint: Equatable, Sendable {
 
     func build() -> JSON {
         var o = JSONObject()
+        o.reserveCapacity(7)
         o["addresses"] = .array(addresses.map(JSON.string))
         o["conditions"] = Self.conditions(ready, serving, terminating)
         if let hostname { o["hostname"] = .string(hostname) }
@@ -243,6 +244,7 @@ public struct SliceEndpoint: Equatable, Sendable {
             if let v = t.apiVersion { r["apiVersion"] = .string(v) }
             if let v = t.resourceVersion { r["resourceVersion"] = .string(v) }
             if let v = t.fieldPath { r["fieldPath"] = .string(v) }
+            r.shrinkToFit()
             o["targetRef"] = .object(r)
         }
         if let nodeName { o["nodeName"] = .string(nodeName) }
@@ -253,6 +255,7 @@ public struct SliceEndpoint: Equatable, Sendable {
             if !h.forNodes.isEmpty { ho["forNodes"] = .array(h.forNodes.map { ["name": .string($0)] }) }
             o["hints"] = .object(ho)
         }
+        o.shrinkToFit()
         return .object(o)
     }
 }

@@ -68,6 +68,7 @@ struct EventStrategy: KindStrategy {
     /// Known keys in Go order, empty strings dropped (omitempty), unknown keys kept after them.
     static func reordered(_ o: JSONObject, _ order: [String]) -> JSONObject {
         var out = JSONObject()
+        out.reserveCapacity(o.count)
         for k in order { if let v = o[k], v.stringValue != "" { out[k] = v } }
         for (k, v) in o where !order.contains(k) { out[k] = v }
         return out
