@@ -15,10 +15,6 @@ public enum EndpointsBuilder {
     // MARK: subsets
 
     /// The repacked (not yet truncated) subsets for a Service and the pods its selector matches.
-    public static func subsets(service: JSONObject, pods: [JSONObject]) -> [JSON] {
-        subsets(service: SliceServiceView(service), pods: pods.map { PodDigest($0) }).map(\.json)
-    }
-
     static func subsets(service: SliceServiceView, pods: [PodDigest]) -> [EndpointSubsets.Subset<PodAddress>] {
         let publishNotReady = service.publishNotReadyAddresses
         let headless = service.clusterIP == "None"
@@ -179,18 +175,6 @@ public enum EndpointsPodChange {
         let oldIPs = (old["status"]?["podIPs"].arrayValue ?? []).map { $0["ip"].stringValue ?? "" }
         let newIPs = (new["status"]?["podIPs"].arrayValue ?? []).map { $0["ip"].stringValue ?? "" }
         return (oldIPs != newIPs, labelsChanged)
-    }
-
-    /// Keys (`ns/name`) of the Services among `services` whose selector matches `labels`.
-    public static func memberships(_ services: [JSONObject], labels: [String: String]) -> Set<String> {
-        var keys = Set<String>()
-        for s in services where ServiceFacts.matches(s, labels: labels) { keys.insert(s.namespace + "/" + s.name) }
-        return keys
-    }
-
-    /// The Services to resync after a pod update.
-    public static func servicesToUpdate(_ services: [JSONObject], old: JSONObject, new: JSONObject) -> Set<String> {
-        servicesToUpdate(old: old, new: new) { memberships(services, labels: $0) }
     }
 
     /// The Services to resync after a pod update; `selecting` gives the keys of the Services selecting some labels.
