@@ -133,55 +133,31 @@ public struct SliceEndpoint: Equatable, Sendable {
         body(&box.f)
     }
 
-    public var addresses: [String] {
-        get { box.f.addresses }
-        set { edit { $0.addresses = newValue; $0.rendered = nil; $0.hashes = nil } }
+    /// Sets a field; the JSON form and (unless only hints change) the hashes are made again when next needed.
+    private mutating func set<T>(_ field: WritableKeyPath<Fields, T>, _ value: T, keepHashes: Bool = false) {
+        edit { f in
+            f[keyPath: field] = value
+            f.rendered = nil
+            if !keepHashes { f.hashes = nil }
+        }
     }
-    public var ready: Bool? {
-        get { box.f.ready }
-        set { edit { $0.ready = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var serving: Bool? {
-        get { box.f.serving }
-        set { edit { $0.serving = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var terminating: Bool? {
-        get { box.f.terminating }
-        set { edit { $0.terminating = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var hostname: String? {
-        get { box.f.hostname }
-        set { edit { $0.hostname = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var nodeName: String? {
-        get { box.f.nodeName }
-        set { edit { $0.nodeName = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var zone: String? {
-        get { box.f.zone }
-        set { edit { $0.zone = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var targetRef: SliceTargetRef? {
-        get { box.f.targetRef }
-        set { edit { $0.targetRef = newValue; $0.rendered = nil; $0.hashes = nil } }
-    }
-    public var hints: SliceHints? {
-        get { box.f.hints }
-        set { edit { $0.hints = newValue; $0.rendered = nil } }
-    }
-    var rendered: JSON? {
-        get { box.f.rendered }
-        set { edit { $0.rendered = newValue } }
-    }
-    var hashes: (identity: Int, detail: Int)? {
-        get { box.f.hashes }
-        set { edit { $0.hashes = newValue } }
-    }
+
+    public var addresses: [String] { get { box.f.addresses } set { set(\.addresses, newValue) } }
+    public var ready: Bool? { get { box.f.ready } set { set(\.ready, newValue) } }
+    public var serving: Bool? { get { box.f.serving } set { set(\.serving, newValue) } }
+    public var terminating: Bool? { get { box.f.terminating } set { set(\.terminating, newValue) } }
+    public var hostname: String? { get { box.f.hostname } set { set(\.hostname, newValue) } }
+    public var nodeName: String? { get { box.f.nodeName } set { set(\.nodeName, newValue) } }
+    public var zone: String? { get { box.f.zone } set { set(\.zone, newValue) } }
+    public var targetRef: SliceTargetRef? { get { box.f.targetRef } set { set(\.targetRef, newValue) } }
+    public var hints: SliceHints? { get { box.f.hints } set { set(\.hints, newValue, keepHashes: true) } }
+    var rendered: JSON? { box.f.rendered }
+    var hashes: (identity: Int, detail: Int)? { box.f.hashes }
 
     /// Computes and keeps the JSON form and the hashes (desired endpoints are built once per pod version).
     mutating func prepare() {
-        rendered = build()
-        hashes = (computeIdentityHash(), computeDetailHash())
+        let json = build(), hashes = (computeIdentityHash(), computeDetailHash())
+        edit { $0.rendered = json; $0.hashes = hashes }
     }
 
     public static func == (a: SliceEndpoint, b: SliceEndpoint) -> Bool {
