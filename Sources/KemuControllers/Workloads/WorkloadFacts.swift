@@ -160,8 +160,8 @@ enum WorkloadFacts {
 struct OwnedIndex {
     let ownerKind: String
     var objects: [String: StoredObject] = [:]
+    /// Keys by controller owner UID (an object's owner is read off its indexed version).
     var byOwner: [String: Set<String>] = [:]
-    var ownerOf: [String: String] = [:]
     var deletedUIDs: Set<String> = []
 
     init(ownerKind: String) { self.ownerKind = ownerKind }
@@ -175,14 +175,11 @@ struct OwnedIndex {
         if deletedUIDs.contains(o.object.uid) { return [] }
         if let cur = objects[k], cur.object.uid == o.object.uid, cur.resourceVersion > o.resourceVersion { return [] }
         var touched: [String] = []
-        if let old = ownerOf[k] { byOwner[old]?.remove(k); touched.append(old) }
+        if let old = owner(k) { byOwner[old]?.remove(k); touched.append(old) }
         objects[k] = o
         if let u = WorkloadFacts.controllerUID(o.object, kind: ownerKind) {
-            ownerOf[k] = u
             byOwner[u, default: []].insert(k)
             if !touched.contains(u) { touched.append(u) }
-        } else {
-            ownerOf[k] = nil
         }
         return touched
     }
@@ -196,14 +193,19 @@ struct OwnedIndex {
             // Already gone from the index (the controller deleted it): its owner still wants a look.
             return WorkloadFacts.controllerUID(o.object, kind: ownerKind).map { [$0] } ?? []
         }
+        let old = owner(k)
         objects[k] = nil
-        if let old = ownerOf[k] {
+        if let old {
             byOwner[old]?.remove(k)
             if byOwner[old]?.isEmpty == true { byOwner[old] = nil }
-            ownerOf[k] = nil
             return [old]
         }
         return []
+    }
+
+    /// The controller owner's UID of the indexed version under `key`.
+    func owner(_ key: String) -> String? {
+        objects[key].flatMap { WorkloadFacts.controllerUID($0.object, kind: ownerKind) }
     }
 
     func owned(by uid: String) -> [StoredObject] {
