@@ -65,7 +65,8 @@ public final class StoredObject: Sendable {
         let exact = [UInt8](unsafeUninitializedCapacity: encoded.count) { buf, n in n = buf.initialize(fromContentsOf: encoded) }
         return encoding.withLock { slot in
             if let b = slot { return b }
-            slot = exact
+            // Checked again under the lock: `supersede` sets the flag before it takes the lock to drop.
+            if !superseded.load(ordering: .relaxed) { slot = exact }
             return exact
         }
     }
