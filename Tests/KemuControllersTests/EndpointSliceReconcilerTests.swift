@@ -507,7 +507,7 @@ final class EndpointSliceReconcilerTests: XCTestCase {
         let nodes = [esNode("node-1", zone: "z1"), esNode("node-2", zone: "z2")]
         let ps = [esPod("a", ips: ["1.2.3.4"]), esPod("b", ips: ["1.2.3.5"], node: "node-2"), esPod("c", ips: ["1.2.3.6"], ready: false)]
         let close = esReconcile(esService(trafficDistribution: "PreferClose"), ps, nodes: nodes)
-        let eps = Dictionary(uniqueKeysWithValues: close.creates[0].endpoints.map { ($0.targetRef!.name!, $0.hints) })
+        let eps = Dictionary(uniqueKeysWithValues: close.creates[0].endpoints.map { ($0.targetRef!.name, $0.hints) })
         XCTAssertEqual(eps["a"]!, SliceHints(forZones: ["z1"]))
         XCTAssertEqual(eps["b"]!, SliceHints(forZones: ["z2"]))
         XCTAssertNil(eps["c"]!)
@@ -585,7 +585,7 @@ final class EndpointSliceReconcilerTests: XCTestCase {
     /// The packing step compares hashes; they must agree with the identity / detail definitions.
     func testEndpointHashesMatchComparisons() {
         let base = SliceEndpoint(addresses: ["1.2.3.4", "1.2.3.5"], ready: true, serving: true, terminating: false, hostname: "h",
-                                 nodeName: "n", zone: "z", targetRef: SliceTargetRef(kind: "Pod", namespace: "test", name: "p", uid: "u"))
+                                 nodeName: "n", zone: "z", targetRef: ObjectReference(kind: "Pod", namespace: "test", name: "p", uid: "u"))
         var variants: [SliceEndpoint] = []
         var v = base; v.addresses = ["1.2.3.5", "1.2.3.4"]; variants.append(v)
         v = base; v.addresses = ["1.2.3.4"]; variants.append(v)

@@ -74,29 +74,6 @@ public struct PortSetKey: Hashable, Sendable {
     public func hash(into h: inout Hasher) { h.combine(hash) }
 }
 
-/// `targetRef` of an endpoint.
-public struct SliceTargetRef: Equatable, Sendable {
-    public var kind: String?
-    public var namespace: String?
-    public var name: String?
-    public var uid: String?
-    public var apiVersion: String?
-    public var resourceVersion: String?
-    public var fieldPath: String?
-
-    public init(kind: String? = nil, namespace: String? = nil, name: String? = nil, uid: String? = nil,
-                apiVersion: String? = nil, resourceVersion: String? = nil, fieldPath: String? = nil) {
-        self.kind = kind; self.namespace = namespace; self.name = name; self.uid = uid
-        self.apiVersion = apiVersion; self.resourceVersion = resourceVersion; self.fieldPath = fieldPath
-    }
-
-    /// Equal apart from `resourceVersion`, as the controller compares references.
-    func equalIgnoringResourceVersion(_ o: SliceTargetRef) -> Bool {
-        kind == o.kind && namespace == o.namespace && name == o.name && uid == o.uid
-            && apiVersion == o.apiVersion && fieldPath == o.fieldPath
-    }
-}
-
 /// `hints` of an endpoint: zone and node names.
 public struct SliceHints: Equatable, Sendable {
     public var forZones: [String]
@@ -112,7 +89,7 @@ public struct SliceEndpoint: Equatable, Sendable {
         var addresses: [String]
         var ready: Bool?, serving: Bool?, terminating: Bool?
         var hostname: String?, nodeName: String?, zone: String?
-        var targetRef: SliceTargetRef?
+        var targetRef: ObjectReference?
         var hints: SliceHints?
         /// The endpoint's JSON, kept while no field changes (built once per pod version, or the stored JSON).
         var rendered: JSON?
@@ -149,7 +126,7 @@ public struct SliceEndpoint: Equatable, Sendable {
     public var hostname: String? { get { box.f.hostname } set { set(\.hostname, newValue) } }
     public var nodeName: String? { get { box.f.nodeName } set { set(\.nodeName, newValue) } }
     public var zone: String? { get { box.f.zone } set { set(\.zone, newValue) } }
-    public var targetRef: SliceTargetRef? { get { box.f.targetRef } set { set(\.targetRef, newValue) } }
+    public var targetRef: ObjectReference? { get { box.f.targetRef } set { set(\.targetRef, newValue) } }
     public var hints: SliceHints? { get { box.f.hints } set { set(\.hints, newValue, keepHashes: true) } }
     var rendered: JSON? { box.f.rendered }
     var hashes: (identity: Int, detail: Int)? { box.f.hashes }
@@ -193,7 +170,7 @@ public struct SliceEndpoint: Equatable, Sendable {
 
     public init(addresses: [String], ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil,
                 hostname: String? = nil, nodeName: String? = nil, zone: String? = nil,
-                targetRef: SliceTargetRef? = nil, hints: SliceHints? = nil) {
+                targetRef: ObjectReference? = nil, hints: SliceHints? = nil) {
         box = Box(Fields(addresses: addresses, ready: ready, serving: serving, terminating: terminating, hostname: hostname,
                          nodeName: nodeName, zone: zone, targetRef: targetRef, hints: hints, rendered: nil, hashes: nil))
     }
@@ -228,9 +205,7 @@ public struct SliceEndpoint: Equatable, Sendable {
                        hostname: json["hostname"].stringValue, nodeName: json["nodeName"].stringValue,
                        zone: json["zone"].stringValue, targetRef: nil, hints: nil, rendered: json, hashes: nil)
         if case .object(let t) = json["targetRef"] {
-            f.targetRef = SliceTargetRef(kind: t.string("kind"), namespace: t.string("namespace"), name: t.string("name"),
-                                         uid: t.string("uid"), apiVersion: t.string("apiVersion"),
-                                         resourceVersion: t.string("resourceVersion"), fieldPath: t.string("fieldPath"))
+            f.targetRef = ObjectReference(json: t)
         }
         if case .object(let h) = json["hints"] {
             f.hints = SliceHints(forZones: (h["forZones"]?.arrayValue ?? []).compactMap { $0["name"].stringValue },
@@ -267,18 +242,7 @@ public struct SliceEndpoint: Equatable, Sendable {
         o["addresses"] = .array(addresses.map(JSON.string))
         o["conditions"] = Self.conditions(ready, serving, terminating)
         if let hostname { o["hostname"] = .string(hostname) }
-        if let t = targetRef {
-            var r = JSONObject()
-            if let v = t.kind { r["kind"] = .string(v) }
-            if let v = t.namespace { r["namespace"] = .string(v) }
-            if let v = t.name { r["name"] = .string(v) }
-            if let v = t.uid { r["uid"] = .string(v) }
-            if let v = t.apiVersion { r["apiVersion"] = .string(v) }
-            if let v = t.resourceVersion { r["resourceVersion"] = .string(v) }
-            if let v = t.fieldPath { r["fieldPath"] = .string(v) }
-            r.shrinkToFit()
-            o["targetRef"] = .object(r)
-        }
+        if let t = targetRef { o["targetRef"] = .object(t.json) }
         if let nodeName { o["nodeName"] = .string(nodeName) }
         if let zone { o["zone"] = .string(zone) }
         if let h = hints {

@@ -103,7 +103,7 @@ public enum SlicePodRules {
         var ep = SliceEndpoint(addresses: addressType == "IPv6" ? pod.ipv6 : pod.ipv4, ready: ready, serving: pod.ready,
                                terminating: pod.terminating, hostname: nil, nodeName: pod.nodeName.isEmpty ? nil : pod.nodeName,
                                zone: zone?.isEmpty == false ? zone : nil,
-                               targetRef: SliceTargetRef(kind: "Pod", namespace: pod.namespace, name: pod.name, uid: pod.uid))
+                               targetRef: ObjectReference(kind: "Pod", namespace: pod.namespace, name: pod.name, uid: pod.uid))
         if !pod.hostname.isEmpty && pod.subdomain == service.name && pod.namespace == service.namespace {
             ep.hostname = pod.hostname
         }

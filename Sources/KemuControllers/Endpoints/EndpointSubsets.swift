@@ -205,12 +205,9 @@ public enum EndpointSubsets {
         if let h = a["hostname"].stringValue, !h.isEmpty { o["hostname"] = .string(h) }
         if let n = a["nodeName"].stringValue { o["nodeName"] = .string(n) }
         if case .object(let ref) = a["targetRef"] {
-            var r = JSONObject()
-            for (k, v) in ref where k != "resourceVersion" {
-                if case .string(let s) = v, s.isEmpty { continue }
-                r[k] = v
-            }
-            o["targetRef"] = .object(r)
+            var r = ObjectReference(json: ref)
+            r.resourceVersion = ""
+            o["targetRef"] = .object(r.json)
         }
         return .object(o)
     }

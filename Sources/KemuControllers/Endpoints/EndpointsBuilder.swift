@@ -158,7 +158,7 @@ struct PodAddress: SubsetAddress {
         if let hostname { a["hostname"] = .string(hostname) }
         // Always present, even when the pod is not scheduled yet.
         a["nodeName"] = .string(pod.nodeName)
-        a["targetRef"] = ["kind": "Pod", "namespace": .string(pod.namespace), "name": .string(pod.name), "uid": .string(pod.uid)]
+        a["targetRef"] = .object(ObjectReference(kind: "Pod", namespace: pod.namespace, name: pod.name, uid: pod.uid).json)
         return .object(a)
     }
 }

@@ -60,42 +60,6 @@ public struct RecordedEvent: Sendable, Equatable {
     }
 }
 
-/// The object an event is about (`v1.ObjectReference`).
-public struct ObjectReference: Sendable, Equatable {
-    public var kind = ""
-    public var namespace = ""
-    public var name = ""
-    public var uid = ""
-    public var apiVersion = ""
-    public var resourceVersion = ""
-    public var fieldPath = ""
-
-    public init(kind: String, namespace: String = "", name: String, uid: String = "", apiVersion: String,
-                resourceVersion: String = "", fieldPath: String = "") {
-        self.kind = kind; self.namespace = namespace; self.name = name; self.uid = uid
-        self.apiVersion = apiVersion; self.resourceVersion = resourceVersion; self.fieldPath = fieldPath
-    }
-
-    /// `reference.GetReference` of a stored object: its type, name, namespace, UID and resourceVersion.
-    public init(_ obj: JSONObject) {
-        kind = obj.string("kind") ?? ""
-        apiVersion = obj.string("apiVersion") ?? ""
-        name = obj.name
-        namespace = obj.namespace
-        uid = obj.uid
-        resourceVersion = obj.metadata.string("resourceVersion") ?? ""
-    }
-
-    public var json: JSONObject {
-        var o = JSONObject()
-        for (k, v) in [("kind", kind), ("namespace", namespace), ("name", name), ("uid", uid), ("apiVersion", apiVersion),
-                       ("resourceVersion", resourceVersion), ("fieldPath", fieldPath)] where !v.isEmpty {
-            o[k] = .string(v)
-        }
-        return o
-    }
-}
-
 /// A least-recently-used map of fixed capacity (groupcache's `lru.Cache`, which client-go's caches use).
 struct LRUCache<Value> {
     struct Node { var key: String; var value: Value; var prev: Int; var next: Int }
