@@ -447,4 +447,15 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(v4.memoizeLabels(like: v2), ["app": "web"])
         XCTAssertEqual(v4.specSelector, ["app": "api"])
     }
+
+    func testShrinkToFitDropsSpareCapacity() {
+        var o = JSONObject()
+        for i in 0..<9 { o["k\(i)"] = .int(Int64(i)) }
+        let before = o
+        XCTAssertGreaterThan(o.entries.capacity, 9, "appending leaves spare capacity")
+        o.shrinkToFit()
+        XCTAssertEqual(o.entries.capacity, 9)
+        XCTAssertEqual(o, before)
+        XCTAssertEqual(o.keys, before.keys, "order kept")
+    }
 }

@@ -128,7 +128,10 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// Drops the spare capacity an object built by appending keeps (up to half of it): for objects that are
     /// stored and live long, such as a pod's status.
     public mutating func shrinkToFit() {
-        if entries.capacity > entries.count { entries = Array(entries) }
+        guard entries.capacity > entries.count else { return }
+        // `Array(entries)` would hand back the same storage; copy into an exactly sized one.
+        let old = entries
+        entries = .init(unsafeUninitializedCapacity: old.count) { buf, n in n = buf.initialize(fromContentsOf: old) }
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSON)]> { entries.makeIterator() }
