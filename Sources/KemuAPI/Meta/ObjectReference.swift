@@ -30,13 +30,9 @@ public struct ObjectReference: Sendable, Equatable {
 
     /// The wire form, in the Go struct's field order, without empty fields.
     public var json: JSONObject {
-        var o = JSONObject()
-        for (k, v) in [("kind", kind), ("namespace", namespace), ("name", name), ("uid", uid), ("apiVersion", apiVersion),
-                       ("resourceVersion", resourceVersion), ("fieldPath", fieldPath)] where !v.isEmpty {
-            o[k] = .string(v)
-        }
-        o.shrinkToFit()
-        return o
+        let fields = [("kind", kind), ("namespace", namespace), ("name", name), ("uid", uid), ("apiVersion", apiVersion),
+                      ("resourceVersion", resourceVersion), ("fieldPath", fieldPath)].filter { !$0.1.isEmpty }
+        return JSONObject(fields.map { ($0.0, JSON.string($0.1)) })
     }
 
     /// Equal apart from `resourceVersion`, as the endpoint controllers compare references.

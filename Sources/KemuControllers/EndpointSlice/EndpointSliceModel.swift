@@ -238,7 +238,9 @@ public struct SliceEndpoint: Equatable, Sendable {
 
     func build() -> JSON {
         var o = JSONObject()
-        o.reserveCapacity(7)
+        // Exactly sized: the endpoint is stored in a slice and lives long.
+        let present = [hostname != nil, targetRef != nil, nodeName != nil, zone != nil, hints != nil]
+        o.reserveCapacity(2 + present.count { $0 })
         o["addresses"] = .array(addresses.map(JSON.string))
         o["conditions"] = Self.conditions(ready, serving, terminating)
         if let hostname { o["hostname"] = .string(hostname) }
@@ -251,7 +253,6 @@ public struct SliceEndpoint: Equatable, Sendable {
             if !h.forNodes.isEmpty { ho["forNodes"] = .array(h.forNodes.map { ["name": .string($0)] }) }
             o["hints"] = .object(ho)
         }
-        o.shrinkToFit()
         return .object(o)
     }
 }
