@@ -30,9 +30,13 @@ public struct ObjectReference: Sendable, Equatable {
 
     /// The wire form, in the Go struct's field order, without empty fields.
     public var json: JSONObject {
-        let fields = [("kind", kind), ("namespace", namespace), ("name", name), ("uid", uid), ("apiVersion", apiVersion),
-                      ("resourceVersion", resourceVersion), ("fieldPath", fieldPath)].filter { !$0.1.isEmpty }
-        return JSONObject(fields.map { ($0.0, JSON.string($0.1)) })
+        let present = [kind, namespace, name, uid, apiVersion, resourceVersion, fieldPath].count { !$0.isEmpty }
+        var o = JSONObject()
+        o.reserveCapacity(present)  // exactly sized: references are stored in events and endpoints
+        func add(_ k: String, _ v: String) { if !v.isEmpty { o.appendUnchecked(k, .string(v)) } }
+        add("kind", kind); add("namespace", namespace); add("name", name); add("uid", uid)
+        add("apiVersion", apiVersion); add("resourceVersion", resourceVersion); add("fieldPath", fieldPath)
+        return o
     }
 
     /// Equal apart from `resourceVersion`, as the endpoint controllers compare references.
