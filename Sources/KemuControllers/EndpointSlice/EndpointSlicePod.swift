@@ -42,18 +42,21 @@ public enum SlicePodRules {
     /// Resolves a Service port's target port for a pod: a number as is; a name among the containers'
     /// ports with the same protocol, then among restartable init containers (sidecars); nil if absent.
     public static func findPort(_ servicePort: JSON, pod: JSONObject) -> Int? {
+        findPort(servicePort, containers: PodContainers(pod))
+    }
+
+    public static func findPort(_ servicePort: JSON, containers: PodContainers) -> Int? {
         let proto = servicePort["protocol"].stringValue ?? "TCP"
         switch servicePort["targetPort"] {
         case .int(let n): return Int(n)
         case .double(let d): return Int(d)
         case .string(let name):
-            let spec = pod["spec"] ?? .null
-            for c in spec["containers"].arrayValue ?? [] {
+            for c in containers.containers {
                 for p in c["ports"].arrayValue ?? [] where p["name"].stringValue == name && (p["protocol"].stringValue ?? "TCP") == proto {
                     if let n = p["containerPort"].intValue { return Int(n) }
                 }
             }
-            for c in spec["initContainers"].arrayValue ?? [] where c["restartPolicy"].stringValue == "Always" {
+            for c in containers.initContainers where c["restartPolicy"].stringValue == "Always" {
                 for p in c["ports"].arrayValue ?? [] where p["name"].stringValue == name && (p["protocol"].stringValue ?? "TCP") == proto {
                     if let n = p["containerPort"].intValue { return Int(n) }
                 }
@@ -66,11 +69,11 @@ public enum SlicePodRules {
     }
 
     /// The pod's endpoint ports for the Service, in the Service's port order (unresolvable ports omitted).
-    public static func ports(service: SliceServiceView, pod: JSONObject) -> [SlicePort] {
+    public static func ports(service: SliceServiceView, containers: PodContainers) -> [SlicePort] {
         if service.ports.isEmpty && service.clusterIP == "None" { return [] }
         var out: [SlicePort] = []
         for sp in service.ports {
-            guard let n = findPort(sp, pod: pod) else { continue }
+            guard let n = findPort(sp, containers: containers) else { continue }
             out.append(SlicePort(name: sp["name"].stringValue ?? "", port: n, proto: sp["protocol"].stringValue ?? "TCP",
                                  appProtocol: sp["appProtocol"].stringValue))
         }
@@ -103,7 +106,7 @@ public enum SlicePodRules {
         var ep = SliceEndpoint(addresses: addressType == "IPv6" ? pod.ipv6 : pod.ipv4, ready: ready, serving: pod.ready,
                                terminating: pod.terminating, hostname: nil, nodeName: pod.nodeName.isEmpty ? nil : pod.nodeName,
                                zone: zone?.isEmpty == false ? zone : nil,
-                               targetRef: ObjectReference(kind: "Pod", namespace: pod.namespace, name: pod.name, uid: pod.uid))
+                               targetRef: pod.targetRef)
         if !pod.hostname.isEmpty && pod.subdomain == service.name && pod.namespace == service.namespace {
             ep.hostname = pod.hostname
         }
@@ -155,7 +158,7 @@ public enum SlicePodRules {
 
     static func contribution(_ pod: PodDigest, service: SliceServiceView, node: SliceNodeView?) -> PodContribution {
         let key = !pod.included ? PortSetKey.empty
-            : service.podIndependentPortKey ?? PortSetKey(ports(service: service, pod: pod.object))
+            : service.podIndependentPortKey ?? PortSetKey(ports(service: service, containers: pod.containers))
         var v4: SliceEndpoint?, v6: SliceEndpoint?
         if pod.included {
             for t in service.addressTypes where !(t == "IPv6" ? pod.ipv6 : pod.ipv4).isEmpty {
@@ -213,4 +216,19 @@ public struct SliceNodeView: Sendable, Equatable {
         default: return 0
         }
     }
+}
+
+/// The containers and init containers of a pod: what named target ports resolve against. The arrays are the
+/// pod spec's own (shared, not copied), so a digest that keeps them does not keep the rest of the pod.
+public struct PodContainers: Sendable {
+    public let containers: [JSON]
+    public let initContainers: [JSON]
+
+    public init(_ pod: JSONObject) {
+        let spec = pod["spec"] ?? .null
+        containers = spec["containers"].arrayValue ?? []
+        initContainers = spec["initContainers"].arrayValue ?? []
+    }
+
+    public static let none = PodContainers(JSONObject())
 }

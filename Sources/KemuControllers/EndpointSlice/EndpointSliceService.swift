@@ -37,7 +37,7 @@ public struct SliceServiceView: Sendable {
         addressTypes = Self.addressTypes(ipFamilies: ipFamilies, clusterIP: clusterIP, isIPSet: isIPSet)
         (copiedLabels, sliceLabels) = Self.labelSets(labels, name: name, isIPSet: isIPSet)
         if ports.allSatisfy({ $0["targetPort"].stringValue == nil }) {
-            podIndependentPortKey = PortSetKey(SlicePodRules.ports(service: self, pod: JSONObject()))
+            podIndependentPortKey = PortSetKey(SlicePodRules.ports(service: self, containers: .none))
         }
     }
 

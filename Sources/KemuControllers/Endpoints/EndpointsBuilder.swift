@@ -34,7 +34,7 @@ public enum EndpointsBuilder {
                 // A headless Service may have no ports: one port-less subset per pod.
                 guard headless else { continue }
             } else {
-                subset.ports = podIndependentPorts ?? endpointsPorts(SlicePodRules.ports(service: service, pod: pod.object))
+                subset.ports = podIndependentPorts ?? endpointsPorts(SlicePodRules.ports(service: service, containers: pod.containers))
                 guard !subset.ports.isEmpty else { continue }
             }
             raw.append(subset)
@@ -154,11 +154,12 @@ struct PodAddress: SubsetAddress {
 
     private func build() -> JSON {
         var a = JSONObject()
+        a.reserveCapacity(hostname == nil ? 3 : 4)  // exactly sized: addresses are stored in Endpoints objects
         a["ip"] = .string(ip)
         if let hostname { a["hostname"] = .string(hostname) }
         // Always present, even when the pod is not scheduled yet.
         a["nodeName"] = .string(pod.nodeName)
-        a["targetRef"] = .object(ObjectReference(kind: "Pod", namespace: pod.namespace, name: pod.name, uid: pod.uid).json)
+        a["targetRef"] = .object(pod.targetRef.json)
         return .object(a)
     }
 }

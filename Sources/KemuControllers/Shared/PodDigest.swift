@@ -5,7 +5,9 @@ import Synchronization
 /// A Pod digested once per version (as an informer decodes it): what the EndpointSlice and Endpoints
 /// controllers build endpoints from.
 public final class PodDigest: Sendable {
-    public let object: JSONObject
+    /// What named target ports resolve against (the digest keeps no other part of the pod, so that a stored
+    /// version the compactor reduces to its encoding does not stay alive as a tree here).
+    public let containers: PodContainers
     public let name: String
     public let namespace: String
     public let uid: String
@@ -24,6 +26,8 @@ public final class PodDigest: Sendable {
     public let subdomain: String
     /// `status.podIP` is an IPv6 address (the family a legacy headless Service's Endpoints follow).
     public let podIPIsIPv6: Bool
+    /// The pod as an endpoint's `targetRef`: one copy for its EndpointSlice and its Endpoints object.
+    public let targetRef: ObjectReference
     /// The last Endpoints address made from this version (`PodAddress.json`), so that the Endpoints
     /// objects a pod is in share it from one version of theirs to the next.
     let endpointsAddress = Mutex<(ip: String, hostname: String?, json: JSON)?>(nil)
@@ -34,7 +38,7 @@ public final class PodDigest: Sendable {
     public static func of(_ o: StoredObject) -> PodDigest { o.derived { PodDigest(o.object, labels: o.labels) } }
 
     public init(_ pod: JSONObject, labels: [String: String]) {
-        object = pod
+        containers = PodContainers(pod)
         let meta = pod.metadata
         name = meta.string("name") ?? ""
         namespace = meta.string("namespace") ?? ""
@@ -48,6 +52,7 @@ public final class PodDigest: Sendable {
         nodeName = spec["nodeName"].stringValue ?? ""
         hostname = spec["hostname"].stringValue ?? ""
         subdomain = spec["subdomain"].stringValue ?? ""
+        targetRef = ObjectReference(kind: "Pod", namespace: namespace, name: name, uid: uid)
         podIPIsIPv6 = IPAddress(sloppy: pod["status"]?["podIP"].stringValue ?? "")?.isIPv4Family == false  // utilnet.IsIPv6String
     }
 }
