@@ -165,7 +165,7 @@ public final class Store: @unchecked Sendable {
             state.rv += 1
             var final = current.object
             final.metadata["resourceVersion"] = .string(String(state.rv))
-            let deleted = StoredObject(object: final, resourceVersion: state.rv, previous: current)
+            let deleted = StoredObject(object: final, resourceVersion: state.rv, previous: current, key: key)
             current.supersede()
             state.collections[r]!.remove(key)
             let e = StoreEvent(type: .deleted, resource: r, object: deleted, previous: current)
@@ -180,7 +180,7 @@ public final class Store: @unchecked Sendable {
             }
             state.rv += 1
             obj.metadata["resourceVersion"] = .string(String(state.rv))
-            let stored = StoredObject(object: obj, resourceVersion: state.rv, previous: current)
+            let stored = StoredObject(object: obj, resourceVersion: state.rv, previous: current, key: key)
             current?.supersede()
             state.collections[r, default: Collection()].put(key, stored, isNew: current == nil)
             let e = StoreEvent(type: current == nil ? .added : .modified, resource: r, object: stored, previous: current)

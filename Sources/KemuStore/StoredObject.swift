@@ -10,18 +10,20 @@ public final class StoredObject: Sendable {
     public let namespace: String
     public let name: String
     public let labels: [String: String]
+    /// `namespace/name`: one string shared by the store and by every index that files the object under it.
+    public let key: String
 
     /// `previous`: the version this one replaces, whose derived facts (labels) it shares when they are unchanged.
-    public init(object: JSONObject, resourceVersion: UInt64, previous: StoredObject? = nil) {
+    /// `key`: the store's key for the object, when the caller has it.
+    public init(object: JSONObject, resourceVersion: UInt64, previous: StoredObject? = nil, key: String? = nil) {
         var object = object
         self.labels = object.memoizeLabels(like: previous?.object)
         self.object = object
         self.resourceVersion = resourceVersion
         self.namespace = object.namespace
         self.name = object.name
+        self.key = previous?.key ?? key ?? StoreKey.make(namespace: namespace, name: name)
     }
-
-    public var key: String { StoreKey.make(namespace: namespace, name: name) }
 
     /// Whether a newer version (or a deletion) replaced this one.
     public var isSuperseded: Bool { superseded.load(ordering: .relaxed) }
