@@ -448,6 +448,25 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(v4.specSelector, ["app": "api"])
     }
 
+    func testObjectsWithEqualLabelsShareOneMemo() {
+        func pod(_ name: String, _ app: String) -> JSONObject {
+            ["kind": "Pod", "metadata": ["name": .string(name), "labels": ["app": .string(app), "pod-template-hash": "abc"]]]
+        }
+        var a = pod("a", "web"), b = pod("b", "web"), c = pod("c", "db")
+        XCTAssertEqual(a.memoizeLabels(), ["app": "web", "pod-template-hash": "abc"])
+        XCTAssertEqual(b.memoizeLabels(), a.labels)
+        XCTAssertEqual(c.memoizeLabels(), ["app": "db", "pod-template-hash": "abc"])
+        XCTAssertTrue(a.derived === b.derived, "equal labels, built apart: one memo")
+        XCTAssertFalse(a.derived === c.derived)
+        // A selector is part of what is shared: equal labels with another selector get their own.
+        var svc: JSONObject = ["kind": "Service", "metadata": ["name": "s", "labels": ["app": "web", "pod-template-hash": "abc"]],
+                               "spec": ["selector": ["app": "web"]]]
+        XCTAssertEqual(svc.memoizeLabels(), a.labels)
+        XCTAssertFalse(svc.derived === a.derived)
+        XCTAssertEqual(svc.specSelector, ["app": "web"])
+        XCTAssertNil(a.specSelector)
+    }
+
     func testShrinkToFitDropsSpareCapacity() {
         var o = JSONObject()
         for i in 0..<9 { o["k\(i)"] = .int(Int64(i)) }

@@ -1,3 +1,4 @@
+import Synchronization
 /// A JSON value that keeps object keys in the order they were written, so objects
 /// round-trip the way clients sent them and the way kemu defaults them.
 public enum JSON: Sendable, Equatable {
@@ -73,6 +74,20 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         init(labels: [String: String], specSelector: [String: String]?) {
             self.labels = labels; self.specSelector = specSelector
         }
+
+        struct Key: Hashable {
+            let labels: [String: String]
+            let specSelector: [String: String]?
+        }
+        /// The pods of one ReplicaSet carry equal labels: one copy of the facts for all of them.
+        static let shared = Mutex(InternTable<Key, Derived>(limit: 1024))
+
+        static func make(labels: [String: String], specSelector: [String: String]?) -> Derived {
+            if labels.isEmpty && specSelector == nil { return empty }
+            let d = Derived(labels: labels, specSelector: specSelector)
+            return shared.withLock { $0.share(Key(labels: labels, specSelector: specSelector), d) }
+        }
+        static let empty = Derived(labels: [:], specSelector: nil)
     }
 
     /// Computes `labels` and `specSelector` once and keeps them with this value, so that reading them on it
@@ -87,9 +102,9 @@ public struct JSONObject: Sendable, Equatable, Sequence {
             derived = d
             return d.labels
         }
-        let labels = metadataMap("labels")
-        derived = Derived(labels: labels, specSelector: computedSpecSelector)
-        return labels
+        let d = Derived.make(labels: metadataMap("labels"), specSelector: computedSpecSelector)
+        derived = d
+        return d.labels
     }
 
     public init() { entries = [] }

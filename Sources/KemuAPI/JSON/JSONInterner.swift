@@ -1,16 +1,31 @@
 import Synchronization
 
+/// Values equal to ones handed out recently, by key: two generations of at most `limit` entries. When the young
+/// one is full the old one is dropped (a value still in use is carried into the young one when next asked for),
+/// so values that never repeat cost nothing for long and values that keep repeating stay shared.
+public struct InternTable<Key: Hashable, Value> {
+    let limit: Int
+    var young: [Key: Value] = [:]
+    var old: [Key: Value] = [:]
+
+    public init(limit: Int) { self.limit = limit }
+
+    /// The value handed out before for `key`, or `value`.
+    public mutating func share(_ key: Key, _ value: Value) -> Value {
+        if let hit = young[key] { return hit }
+        let v = old[key] ?? value
+        if young.count >= limit { old = young; young = [:] }
+        young[key] = v
+        return v
+    }
+}
+
 /// Equal JSON values made recently, shared. Many stored objects carry parts that are equal to the letter
 /// (the defaulted spec of every pod of a ReplicaSet, the managedFields entries of one manager, the kubelet's
 /// conditions written in the same second); handing out one value for them instead of equal copies keeps one
 /// copy in memory (arrays and strings are shared by reference). Keyed by the value's JSON encoding.
-/// Bounded: two generations of at most `limit` values; when the young one is full the old one is dropped
-/// (a value still in use is carried into the young one when next asked for), so values that never repeat
-/// cost nothing for long and values that keep repeating stay shared.
 public enum JSONInterner {
-    static let limit = 2048
-    struct Generations { var young: [Key: JSON] = [:]; var old: [Key: JSON] = [:] }
-    static let table = Mutex(Generations())
+    static let table = Mutex(InternTable<Key, JSON>(limit: 2048))
 
     /// An encoding, hashed as one block of bytes (not byte by byte, as `[UInt8]` hashes).
     struct Key: Hashable {
@@ -24,12 +39,6 @@ public enum JSONInterner {
     /// Like `share(_:)`, with `key` the encoding of `v`, when the caller has it.
     public static func share(_ v: JSON, key: [UInt8]) -> JSON {
         let k = Key(bytes: key)
-        return table.withLock { t in
-            if let hit = t.young[k] { return hit }
-            let value = t.old[k] ?? v
-            if t.young.count >= limit { t.old = t.young; t.young = [:] }
-            t.young[k] = value
-            return value
-        }
+        return table.withLock { $0.share(k, v) }
     }
 }
