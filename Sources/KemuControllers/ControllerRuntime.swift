@@ -55,6 +55,8 @@ final class EventFeed: StoreWatcher, @unchecked Sendable {
             let e: StoreEvent? = waiting.withLock { w in
                 guard let e = w.events.removeValue(forKey: seq) else { return nil }
                 if w.latest[key] == seq { w.latest[key] = nil }
+                // Removing keeps a dictionary's capacity: let a drained backlog's tables go.
+                if w.events.isEmpty && w.events.capacity > 1024 { w.events = [:]; w.latest = [:] }
                 return e
             }
             if let e { h(e) }
