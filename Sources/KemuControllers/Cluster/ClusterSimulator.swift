@@ -77,14 +77,14 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         queue.sync { stopped = false }
         feeds = follow(storage, kinds: [.node, .pod], queue: queue, initial: { [self] kind, items in
             for o in items {
-                if kind.kind == "Node" { nodeChanged(o.object) } else { podChanged(o.object) }
+                if kind.kind == "Node" { nodeChanged(o.object) } else { podChanged(o.object, key: o.key) }
             }
         }, handler: { [self] e in
             guard !stopped else { return }
             if e.resource == ResourceKind.node.groupResource {
                 if e.type == .deleted { nodeDeleted(e.object.object) } else { nodeChanged(e.object.object) }
             } else if e.resource == ResourceKind.pod.groupResource {
-                if e.type == .deleted { podDeleted(e.object.object) } else { podChanged(e.object.object) }
+                if e.type == .deleted { podDeleted(e.object.object, key: e.object.key) } else { podChanged(e.object.object, key: e.object.key) }
             }
         })
     }
@@ -100,7 +100,6 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
-    static func key(_ o: JSONObject) -> String { StoreKey.make(namespace: o.namespace, name: o.name) }
 
     func podObject(_ key: String) -> JSONObject? {
         guard let slash = key.firstIndex(of: "/") else { return nil }
@@ -126,8 +125,8 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         return p == "Succeeded" || p == "Failed"
     }
 
-    func podChanged(_ pod: JSONObject) {
-        let key = Self.key(pod)
+    /// `key`: the stored version's key (one string shared with the store).
+    func podChanged(_ pod: JSONObject, key: String) {
         if let old = pods[key], old.uid != pod.uid { release(key) }
         let nodeName = PodFacts.nodeName(pod)
         if nodeName.isEmpty {
@@ -157,8 +156,7 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
         }
     }
 
-    func podDeleted(_ pod: JSONObject) {
-        let key = Self.key(pod)
+    func podDeleted(_ pod: JSONObject, key: String) {
         pending.remove(key)
         finishing.remove(pod.uid)
         if let p = pods[key], p.uid == pod.uid { release(key) }
