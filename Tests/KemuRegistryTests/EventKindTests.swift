@@ -87,6 +87,24 @@ final class EventKindTests: XCTestCase {
         XCTAssertEqual(o["reportingComponent"], "")
     }
 
+    func testStoredEventIsExactlySizedAndKeepsACanonicalReference() throws {
+        let s = try storage()
+        let o = try s.create(.event, namespace: "test", body: object(#"""
+            {"metadata":{"name":"c.2"},"involvedObject":{"kind":"Pod","namespace":"test","name":"p","uid":"u"},
+             "reason":"Scheduled","message":"m","source":{"component":"default-scheduler"},"count":1,"type":"Normal"}
+            """#)).object
+        XCTAssertEqual(o.entries.capacity, o.count, "no spare capacity in a stored event")
+        let canonical: JSONObject = ["kind": "Pod", "namespace": "test", "name": "p", "uid": "u"]
+        XCTAssertTrue(EventStrategy.isCanonical(canonical, EventStrategy.referenceOrder))
+        XCTAssertEqual(EventStrategy.reordered(canonical, EventStrategy.referenceOrder).entries.capacity, 4,
+                       "a reference already in Go order is kept as it is")
+        XCTAssertFalse(EventStrategy.isCanonical(["name": "p", "kind": "Pod"], EventStrategy.referenceOrder), "out of order")
+        XCTAssertFalse(EventStrategy.isCanonical(["kind": "Pod", "fieldPath": ""], EventStrategy.referenceOrder), "empty string")
+        XCTAssertFalse(EventStrategy.isCanonical(["kind": "Pod", "extra": "x"], EventStrategy.referenceOrder), "unknown key")
+        XCTAssertEqual(EventStrategy.reordered(["name": "p", "extra": "x", "kind": "Pod", "uid": ""], EventStrategy.referenceOrder).keys,
+                       ["kind", "name", "extra"])
+    }
+
     func testFieldSelectors() {
         let e = object(#"""
             {"metadata":{"name":"d.1","namespace":"test"},"involvedObject":{"kind":"Pod","namespace":"test","name":"p","uid":"u",

@@ -29,7 +29,7 @@ public struct RecordedEvent: Sendable, Equatable {
                              "involvedObject": .object(involvedObject.json)]
         if !reason.isEmpty { o["reason"] = .string(reason) }
         if !message.isEmpty { o["message"] = .string(message) }
-        o["source"] = .object(source)
+        o["source"] = JSONInterner.share(.object(source))  // one copy per component, not per event
         o["firstTimestamp"] = .string(firstTimestamp)
         o["lastTimestamp"] = .string(lastTimestamp)
         o["count"] = .int(Int64(count))

@@ -62,16 +62,29 @@ struct EventStrategy: KindStrategy {
             if let v, !(v.isNull && alwaysWritten[key] == nil) { out[key] = v }
         }
         for (k, v) in obj where out[k] == nil && !fieldOrder.contains(k) { out[k] = v }
+        out.shrinkToFit()  // events are kept by the hundred thousand
         obj = out
     }
 
-    /// Known keys in Go order, empty strings dropped (omitempty), unknown keys kept after them.
+    /// Known keys in Go order, empty strings dropped (omitempty), unknown keys kept after them. An object already
+    /// in that form is returned as it is, so that it stays shared with the reference the recorder keeps.
     static func reordered(_ o: JSONObject, _ order: [String]) -> JSONObject {
+        if isCanonical(o, order) { return o }
         var out = JSONObject()
         out.reserveCapacity(o.count)
         for k in order { if let v = o[k], v.stringValue != "" { out[k] = v } }
         for (k, v) in o where !order.contains(k) { out[k] = v }
         return out
+    }
+
+    /// Only known keys, in `order`, none of them an empty string.
+    static func isCanonical(_ o: JSONObject, _ order: [String]) -> Bool {
+        var next = order.startIndex
+        for (k, v) in o {
+            guard let i = order[next...].firstIndex(of: k), v.stringValue != "" else { return false }
+            next = i + 1
+        }
+        return true
     }
 
     func validate(_ obj: JSONObject) -> [FieldError] {
