@@ -174,10 +174,14 @@ struct OwnedIndex {
         let k = Self.key(o)
         if deletedUIDs.contains(o.object.uid) { return [] }
         if let cur = objects[k], cur.object.uid == o.object.uid, cur.resourceVersion > o.resourceVersion { return [] }
+        let u = WorkloadFacts.controllerUID(o.object, kind: ownerKind)
+        // Objects no owner of this kind controls are not kept (a DaemonSet controller does not file every
+        // ReplicaSet's pods), unless an earlier version was: its newer version must still shadow stale events.
+        if u == nil && objects[k] == nil { return [] }
         var touched: [String] = []
         if let old = owner(k) { byOwner[old]?.remove(k); touched.append(old) }
         objects[k] = o
-        if let u = WorkloadFacts.controllerUID(o.object, kind: ownerKind) {
+        if let u {
             byOwner[u, default: []].insert(k)
             if !touched.contains(u) { touched.append(u) }
         }
