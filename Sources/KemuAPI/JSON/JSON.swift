@@ -1,4 +1,5 @@
 import Synchronization
+
 /// A JSON value that keeps object keys in the order they were written, so objects
 /// round-trip the way clients sent them and the way kemu defaults them.
 public enum JSON: Sendable, Equatable {

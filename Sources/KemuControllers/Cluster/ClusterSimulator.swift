@@ -100,7 +100,6 @@ public final class ClusterSimulator: Controller, @unchecked Sendable {
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
-
     func podObject(_ key: String) -> JSONObject? {
         guard let slash = key.firstIndex(of: "/") else { return nil }
         return storage.store.get(ResourceKind.pod.groupResource, namespace: String(key[..<slash]),

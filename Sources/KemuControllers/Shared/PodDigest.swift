@@ -5,8 +5,8 @@ import Synchronization
 /// A Pod digested once per version (as an informer decodes it): what the EndpointSlice and Endpoints
 /// controllers build endpoints from.
 public final class PodDigest: Sendable {
-    /// What named target ports resolve against (the digest keeps no other part of the pod, so that a stored
-    /// version the compactor reduces to its encoding does not stay alive as a tree here).
+    /// What named target ports resolve against. The digest keeps no other part of the pod: the controllers keep
+    /// digests for every pod, and the pod's tree is the store's to keep.
     public let containers: PodContainers
     public let name: String
     public let namespace: String
