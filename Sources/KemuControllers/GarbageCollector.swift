@@ -13,11 +13,18 @@ final class GarbageCollector: Controller, @unchecked Sendable {
 
     struct Ref: Hashable { let resource: GroupResource; let namespace: String; let name: String; let uid: String }
 
+    /// An object as last seen: its stored version (which the store holds anyway) is the record, so that names
+    /// and owner references are not kept a second time.
+    struct Seen {
+        let resource: GroupResource
+        let object: StoredObject
+        var ref: Ref { Ref(resource: resource, namespace: object.namespace, name: object.name, uid: object.object.uid) }
+        var ownerUIDs: [String] { GarbageCollector.ownerUIDs(object) }
+    }
+
     // Touched only on `queue`.
-    // By UID, each object's Ref kept once (in `live`): the maps cost per pod what an informer's indexes do.
     var dependents: [String: Set<String>] = [:]   // owner uid → dependent uids
-    var ownersOf: [String: [String]] = [:]        // dependent uid → owner uids (objects with owners only)
-    var live: [String: Ref] = [:]                 // uid → object
+    var live: [String: Seen] = [:]                // uid → object
     var feeds: [EventFeed] = []
 
     static let writeOptions = WriteOptions(fieldManager: "garbage-collector")
@@ -34,24 +41,27 @@ final class GarbageCollector: Controller, @unchecked Sendable {
 
     func stop() { unfollow(storage, feeds) }
 
-    func ref(_ r: GroupResource, _ o: StoredObject) -> Ref { Ref(resource: r, namespace: o.namespace, name: o.name, uid: o.object.uid) }
+    func ref(_ r: GroupResource, _ o: StoredObject) -> Ref { Seen(resource: r, object: o).ref }
+
+    static func ownerUIDs(_ o: StoredObject) -> [String] {
+        (o.object.metadata["ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"].stringValue }
+    }
+
+    /// The owner UIDs of the version last seen of `uid` (none once it is gone).
+    func owners(of uid: String) -> [String] { live[uid]?.ownerUIDs ?? [] }
 
     func observe(_ r: GroupResource, _ o: StoredObject, deleted: Bool) {
-        let me = ref(r, o)
-        for old in ownersOf[me.uid] ?? [] {
-            dependents[old]?.remove(me.uid)
+        let uid = o.object.uid
+        for old in owners(of: uid) {
+            dependents[old]?.remove(uid)
             if dependents[old]?.isEmpty == true { dependents[old] = nil }
         }
-        ownersOf[me.uid] = nil
         if deleted {
-            live[me.uid] = nil
+            live[uid] = nil
             return
         }
-        live[me.uid] = me
-        let owners = (o.object.metadata["ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"].stringValue }
-        guard !owners.isEmpty else { return }
-        ownersOf[me.uid] = owners
-        for u in owners { dependents[u, default: []].insert(me.uid) }
+        live[uid] = Seen(resource: r, object: o)
+        for u in Self.ownerUIDs(o) { dependents[u, default: []].insert(uid) }
     }
 
     func handle(_ e: StoreEvent) {
@@ -64,23 +74,23 @@ final class GarbageCollector: Controller, @unchecked Sendable {
             return
         }
         // A dependent whose owners all vanished before it was seen.
-        let owners = ownersOf[me.uid] ?? []
+        let owners = owners(of: me.uid)
         if !owners.isEmpty && owners.allSatisfy({ live[$0] == nil }) && e.type == .added {
             queue.asyncAfter(deadline: .now() + .milliseconds(50)) { [self] in
-                if (ownersOf[me.uid] ?? []).allSatisfy({ live[$0] == nil }), live[me.uid] != nil { deleteDependent(me, ownerUID: owners[0]) }
+                if live[me.uid] != nil, self.owners(of: me.uid).allSatisfy({ live[$0] == nil }) { deleteDependent(me, ownerUID: owners[0]) }
             }
         }
         if e.object.object.deletionTimestamp != nil { processDeletionFinalizers(e.resource, e.object) }
     }
 
     /// The live dependents of an owner.
-    func dependentRefs(_ ownerUID: String) -> [Ref] { (dependents[ownerUID] ?? []).compactMap { live[$0] } }
+    func dependentRefs(_ ownerUID: String) -> [Ref] { (dependents[ownerUID] ?? []).compactMap { live[$0]?.ref } }
 
     func deleteDependent(_ d: Ref, ownerUID: String) {
         guard let kind = storage.registry.kind(d.resource) else { return }
         // Only if every owner is gone (a dependent may have several owners); otherwise the
         // reference to the vanished owner is dropped, as upstream's collector does.
-        let remaining = (ownersOf[d.uid] ?? []).filter { $0 != ownerUID && live[$0] != nil }
+        let remaining = owners(of: d.uid).filter { $0 != ownerUID && live[$0] != nil }
         if !remaining.isEmpty {
             _ = try? storage.update(kind, namespace: d.namespace, name: d.name, options: Self.writeOptions) { cur in
                 guard cur.uid == d.uid else { return cur }
