@@ -21,6 +21,26 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(seen.items.filter { $0 == "b" }.count, 1)
     }
 
+    func testSyncQueueKeepsOnlyTheEarliestDelayedAddOfAKey() {
+        let seen = LockedList()
+        let q = SyncQueue(label: "test-delayed") { key in seen.append(key) }
+        q.queue.sync {
+            for _ in 0..<50 { q.add("a", after: 0.3) }  // one timer, not fifty
+            q.add("a", after: 0.1)                       // earlier: replaces it
+            q.add("b", after: 0.1)
+            q.add("b", after: 0.2)                       // later than the pending one: dropped
+            XCTAssertEqual(q.delayedUntil.count, 2)
+        }
+        Thread.sleep(forTimeInterval: 0.6)
+        XCTAssertEqual(seen.items.sorted(), ["a", "b"], "each key ran once")
+        q.queue.sync {
+            XCTAssertTrue(q.delayedUntil.isEmpty)
+            q.add("a", after: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(seen.items.filter { $0 == "a" }.count, 2, "a delayed add after the last one ran is scheduled again")
+    }
+
     func testServiceSelectorAndNamedTargetPort() {
         let svc: JSONObject = ["spec": ["selector": ["app": "web"], "ports": [["port": 80, "targetPort": "http", "protocol": "TCP"]]]]
         let pod: JSONObject = ["metadata": ["labels": ["app": "web"]],

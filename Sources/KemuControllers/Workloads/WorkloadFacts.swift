@@ -222,6 +222,10 @@ final class SyncQueue: @unchecked Sendable {
     let queue: DispatchQueue
     /// Keys waiting to run, with the time they became due (ns, monotonic).
     var pending: [String: UInt64] = [:]
+    /// Keys with a delayed add on its way, and when it is due (ns, monotonic). As client-go's delaying queue, only
+    /// the earliest is kept: a controller that asks to look again at each sync (a Deployment's progress deadline)
+    /// would otherwise stack one timer per sync.
+    var delayedUntil: [String: UInt64] = [:]
     var stopped = false
     let handler: (String) -> Void
     let metrics: WorkqueueMetrics
@@ -237,7 +241,15 @@ final class SyncQueue: @unchecked Sendable {
         guard !stopped else { return }
         if delay > 0 {
             metrics.delayed(delay)
-            queue.asyncAfter(deadline: .now() + delay) { [self] in add(key) }
+            let due = WorkqueueMetrics.due(after: delay)
+            if let earlier = delayedUntil[key], earlier <= due { return }
+            delayedUntil[key] = due
+            queue.asyncAfter(deadline: .now() + delay) { [self] in
+                // Superseded by an earlier delayed add of the key, which has run or will run it.
+                guard delayedUntil[key] == due else { return }
+                delayedUntil[key] = nil
+                add(key)
+            }
             return
         }
         guard pending[key] == nil else { return }
