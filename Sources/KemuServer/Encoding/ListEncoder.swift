@@ -5,13 +5,20 @@ import KemuStore
 
 /// Builds list and Table bodies from the stored versions' encodings (made on their first read).
 enum ListEncoder {
-    /// Items in a list carry no kind/apiVersion on the wire, as kube-apiserver sends them.
-    static func itemBytes(_ b: [UInt8], kind: ResourceKind) -> ArraySlice<UInt8> {
-        let prefixLen = 27 + kind.kind.utf8.count + kind.apiVersion.utf8.count  // {"kind":"K","apiVersion":"V",
-        if b.count > prefixLen, b[prefixLen - 1] == UInt8(ascii: ",") {
-            return b[(prefixLen - 1)...]
+    /// Items in a list carry no kind/apiVersion on the wire, as kube-apiserver sends them. Stored objects begin with
+    /// exactly `{"kind":"K","apiVersion":"V",` (ObjectStorage puts them first); an item that does not is copied whole.
+    static func appendItem(_ b: [UInt8], typePrefix: [UInt8], into out: inout [UInt8]) {
+        if b.count > typePrefix.count, b.starts(with: typePrefix) {
+            out.append(UInt8(ascii: "{"))
+            out.append(contentsOf: b[typePrefix.count...])
+        } else {
+            out.append(contentsOf: b)
         }
-        return b[...]
+    }
+
+    /// `{"kind":"K","apiVersion":"V",`: how a stored object of `kind` begins.
+    static func typePrefix(_ kind: ResourceKind) -> [UInt8] {
+        Array("{\"kind\":\"\(kind.kind)\",\"apiVersion\":\"\(kind.apiVersion)\",".utf8)
     }
 
     static func list(kind: ResourceKind, page: ListPage, continueToken: String?) -> [UInt8] {
@@ -21,17 +28,10 @@ enum ListEncoder {
         out.append(contentsOf: Array("{\"kind\":\"\(kind.listKind)\",\"apiVersion\":\"\(kind.apiVersion)\",\"metadata\":".utf8))
         JSONWriter.write(.object(listMeta(page: page, continueToken: continueToken)), into: &out)
         out.append(contentsOf: Array(",\"items\":[".utf8))
-        var first = true
-        for item in encoded {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            let slice = itemBytes(item, kind: kind)
-            if slice.first == UInt8(ascii: ",") {
-                out.append(UInt8(ascii: "{"))
-                out.append(contentsOf: slice.dropFirst())
-            } else {
-                out.append(contentsOf: slice)
-            }
+        let prefix = typePrefix(kind)
+        for (i, item) in encoded.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            appendItem(item, typePrefix: prefix, into: &out)
         }
         out.append(contentsOf: Array("]}".utf8))
         return out
