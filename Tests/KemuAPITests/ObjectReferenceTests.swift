@@ -21,6 +21,10 @@ final class ObjectReferenceTests: XCTestCase {
         r.uid = ""
         XCTAssertEqual(r.json.keys, ["kind", "namespace", "name", "fieldPath"])
         XCTAssertEqual(r, ObjectReference(kind: "Pod", namespace: "ns", name: "p", fieldPath: "spec.containers{c}"))
+        let before = r.json
+        r.resourceVersion = ""
+        r.name = "p"
+        XCTAssertTrue(r.json.sharesStorage(with: before), "setting a field to its value rebuilds nothing")
     }
 
     func testReadFromJSONIgnoresNonStringsAndUnknownKeys() {

@@ -9,7 +9,7 @@ public struct ObjectReference: Sendable, Equatable {
     public private(set) var json: JSONObject
 
     /// The Go struct's field order.
-    static let fieldNames = ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"]
+    public static let fieldNames = ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"]
 
     public init(kind: String = "", namespace: String = "", name: String = "", uid: String = "", apiVersion: String = "",
                 resourceVersion: String = "", fieldPath: String = "") {
@@ -43,6 +43,7 @@ public struct ObjectReference: Sendable, Equatable {
     private func field(_ i: Int) -> String { json.string(Self.fieldNames[i]) ?? "" }
 
     private mutating func set(_ i: Int, _ value: String) {
+        guard field(i) != value else { return }
         var values = Self.fieldNames.indices.map(field)
         values[i] = value
         json = Self.wireForm(values)

@@ -41,7 +41,7 @@ struct EventStrategy: KindStrategy {
         "involvedObject": .object(JSONObject()), "source": .object(JSONObject()), "firstTimestamp": .null,
         "lastTimestamp": .null, "eventTime": .null, "reportingComponent": "", "reportingInstance": "",
     ]
-    static let referenceOrder = ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"]
+    static let referenceOrder = ObjectReference.fieldNames
 
     static func canonicalize(_ obj: inout JSONObject) {
         var out = JSONObject()
