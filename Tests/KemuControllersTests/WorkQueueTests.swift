@@ -24,6 +24,11 @@ final class WorkQueueTests: XCTestCase {
     func testSyncQueueKeepsOnlyTheEarliestDelayedAddOfAKey() {
         let seen = LockedList()
         let q = SyncQueue(label: "test-delayed") { key in seen.append(key) }
+        /// Waits (up to 10 s, for a loaded machine) until `done` holds.
+        func wait(_ done: () -> Bool) {
+            let deadline = Date().addingTimeInterval(10)
+            while !done() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        }
         q.queue.sync {
             for _ in 0..<50 { q.add("a", after: 0.3) }  // one timer, not fifty
             q.add("a", after: 0.1)                       // earlier: replaces it
@@ -31,13 +36,15 @@ final class WorkQueueTests: XCTestCase {
             q.add("b", after: 0.2)                       // later than the pending one: dropped
             XCTAssertEqual(q.delayedUntil.count, 2)
         }
-        Thread.sleep(forTimeInterval: 0.6)
+        wait { seen.items.count >= 2 }
+        Thread.sleep(forTimeInterval: 0.4)  // past the dropped timers' deadlines
+        q.queue.sync {}
         XCTAssertEqual(seen.items.sorted(), ["a", "b"], "each key ran once")
         q.queue.sync {
             XCTAssertTrue(q.delayedUntil.isEmpty)
             q.add("a", after: 0.05)
         }
-        Thread.sleep(forTimeInterval: 0.3)
+        wait { seen.items.count >= 3 }
         XCTAssertEqual(seen.items.filter { $0 == "a" }.count, 2, "a delayed add after the last one ran is scheduled again")
     }
 
