@@ -37,7 +37,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
                 case "pods": pods.put(o)
                 case "controllerrevisions": history.index.put(o)
                 case "nodes": nodes[o.name] = o.object
-                default: keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o))
+                default: keyByUID[o.object.uid] = o.key; sq.add(o.key)
                 }
             }
         }, handler: { [self] e in handle(e) })
@@ -63,7 +63,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
                old["spec"] == e.object.object["spec"] { return }
             for k in Set(keyByUID.values) { sq.add(k) }
         default:
-            let k = OwnedIndex.key(e.object)
+            let k = e.object.key
             if e.type == .deleted { keyByUID[e.object.object.uid] = nil; return }
             keyByUID[e.object.object.uid] = k
             if e.type == .modified, let p = e.previous, p.object["spec"] == e.object.object["spec"],
@@ -236,7 +236,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
             }
         }
         // A write failed or collided: look again. A terminating DaemonSet without its revision just stops here.
-        if ds.deletionTimestamp == nil { sq.add(OwnedIndex.key(s), after: 1) }
+        if ds.deletionTimestamp == nil { sq.add(s.key, after: 1) }
         return nil
     }
 
@@ -343,7 +343,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
             ("collisionCount", ds["status"]?["collisionCount"].intValue.map { .int($0) }),
         ], keepZero: ["currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady", "collisionCount"])
         if let c = ds["status"]?["conditions"], !c.isNull { status["conditions"] = c }
-        if let r = recheck { sq.add(OwnedIndex.key(s), after: Double(r) + 0.05) }
+        if let r = recheck { sq.add(s.key, after: Double(r) + 0.05) }
         guard ds["status"] != .object(status) else { return }
         _ = try? storage.update(.daemonSet, namespace: ds.namespace, name: ds.name, subresource: "status",
                                 options: Self.writeOptions) { cur in

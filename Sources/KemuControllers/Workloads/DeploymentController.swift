@@ -42,7 +42,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
         feeds = follow(storage, kinds: [.deployment, .replicaSet, .pod], queue: sq.queue, initial: { [self] kind, items in
             for o in items {
                 if kind.resource == "pods" { if !Self.terminal(o.object) { livePods.put(o) } }
-                else if kind.resource == "replicasets" { sets.put(o); noteRS(o, deleted: false) } else { keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o)) }
+                else if kind.resource == "replicasets" { sets.put(o); noteRS(o, deleted: false) } else { keyByUID[o.object.uid] = o.key; sq.add(o.key) }
             }
         }, handler: { [self] e in handle(e) })
     }
@@ -74,7 +74,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
             let touched = e.type == .deleted ? sets.remove(e.object) : sets.put(e.object)
             for u in touched { if let k = keyByUID[u] { sq.add(k) } }
         } else {
-            let k = OwnedIndex.key(e.object)
+            let k = e.object.key
             if e.type == .deleted { keyByUID[e.object.object.uid] = nil; return }
             keyByUID[e.object.object.uid] = k
             if e.type == .modified, let p = e.previous, p.object["spec"] == e.object.object["spec"],
@@ -292,7 +292,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
             guard o.replicas > 0, unhealthy > 0 else { continue }
             let down = min(unhealthy, maxScaledDown)
             scale(o, to: o.replicas - down, ann)
-            olds[i].stored = sets.objects[OwnedIndex.key(o.stored)] ?? o.stored
+            olds[i].stored = sets.objects[o.stored.key] ?? o.stored
             maxScaledDown -= down
         }
         // Then as many as availability allows.

@@ -34,8 +34,8 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
         feeds = follow(storage, kinds: [.replicaSet, .pod], queue: sq.queue, initial: { [self] kind, items in
             for o in items {
                 if kind.resource == "pods" { pods.put(o); noteOrphan(o, deleted: false) } else {
-                    keyByUID[o.object.uid] = OwnedIndex.key(o); setsByNamespace[o.namespace, default: []].insert(OwnedIndex.key(o))
-                    sq.add(OwnedIndex.key(o))
+                    keyByUID[o.object.uid] = o.key; setsByNamespace[o.namespace, default: []].insert(o.key)
+                    sq.add(o.key)
                 }
             }
         }, handler: { [self] e in handle(e) })
@@ -55,7 +55,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
                 for k in setsByNamespace[e.object.namespace] ?? [] { sq.add(k) }
             }
         } else {
-            let k = OwnedIndex.key(e.object)
+            let k = e.object.key
             if e.type == .deleted {
                 keyByUID[e.object.object.uid] = nil; setsByNamespace[e.object.namespace]?.remove(k)
             } else {
@@ -74,7 +74,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
     func noteOrphan(_ o: StoredObject, deleted: Bool) -> Bool {
         let isOrphan = !deleted && WorkloadFacts.isActive(o.object)
             && !(o.object.metadata["ownerReferences"]?.arrayValue ?? []).contains { $0["controller"].boolValue == true }
-        let k = OwnedIndex.key(o)
+        let k = o.key
         let was = orphans[o.namespace]?[k] != nil
         if isOrphan { orphans[o.namespace, default: [:]][k] = o } else if was { orphans[o.namespace]?[k] = nil }
         return isOrphan && !was
@@ -205,7 +205,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
             ("observedGeneration", obj.metadata["generation"]),
         ], keepZero: ["replicas"])
         if let c = obj["status"]?["conditions"], !c.isNull { status["conditions"] = c }
-        if let r = recheck { sq.add(OwnedIndex.key(rs), after: Double(r) + 0.05) }
+        if let r = recheck { sq.add(rs.key, after: Double(r) + 0.05) }
         guard obj["status"] != .object(status) else { return }
         _ = try? storage.update(.replicaSet, namespace: obj.namespace, name: obj.name, subresource: "status",
                                 options: Self.writeOptions) { cur in

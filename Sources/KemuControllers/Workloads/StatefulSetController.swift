@@ -36,7 +36,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
                 switch kind.resource {
                 case "pods": pods.put(o)
                 case "controllerrevisions": history.index.put(o)
-                default: keyByUID[o.object.uid] = OwnedIndex.key(o); sq.add(OwnedIndex.key(o))
+                default: keyByUID[o.object.uid] = o.key; sq.add(o.key)
                 }
             }
         }, handler: { [self] e in handle(e) })
@@ -54,7 +54,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
                 : (e.type == .deleted ? history.index.remove(e.object) : history.index.put(e.object))
             for u in touched { if let k = keyByUID[u] { sq.add(k) } }
         } else {
-            let k = OwnedIndex.key(e.object)
+            let k = e.object.key
             if e.type == .deleted { keyByUID[e.object.object.uid] = nil; return }
             keyByUID[e.object.object.uid] = k
             if e.type == .modified, let p = e.previous, p.object["spec"] == e.object.object["spec"],
@@ -171,7 +171,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
             }
         }
         guard let update else {
-            if set.deletionTimestamp == nil { sq.add(OwnedIndex.key(s), after: 1) }
+            if set.deletionTimestamp == nil { sq.add(s.key, after: 1) }
             return nil
         }
         let current = revs.first { $0.name == set["status"]?["currentRevision"].stringValue } ?? update
@@ -261,7 +261,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
             ("availableReplicas", .int(Int64(available))),
         ], keepZero: ["replicas", "collisionCount", "availableReplicas"])
         if let c = set["status"]?["conditions"], !c.isNull { status["conditions"] = c }
-        if let r = recheck { sq.add(OwnedIndex.key(s), after: Double(r) + 0.05) }
+        if let r = recheck { sq.add(s.key, after: Double(r) + 0.05) }
         guard set["status"] != .object(status) else { return currentRev }
         _ = try? storage.update(.statefulSet, namespace: set.namespace, name: set.name, subresource: "status",
                                 options: Self.writeOptions) { cur in

@@ -166,12 +166,10 @@ struct OwnedIndex {
 
     init(ownerKind: String) { self.ownerKind = ownerKind }
 
-    static func key(_ o: StoredObject) -> String { o.key }
-
     /// Records a version; returns the controller owner's UID (old and new) touched.
     @discardableResult
     mutating func put(_ o: StoredObject) -> [String] {
-        let k = Self.key(o)
+        let k = o.key
         if deletedUIDs.contains(o.object.uid) { return [] }
         if let cur = objects[k], cur.object.uid == o.object.uid, cur.resourceVersion > o.resourceVersion { return [] }
         let u = WorkloadFacts.controllerUID(o.object, kind: ownerKind)
@@ -191,7 +189,7 @@ struct OwnedIndex {
     /// Removes an object if the stored one is the same (by UID).
     @discardableResult
     mutating func remove(_ o: StoredObject, byController: Bool = false) -> [String] {
-        let k = Self.key(o)
+        let k = o.key
         if byController { deletedUIDs.insert(o.object.uid) } else { deletedUIDs.remove(o.object.uid) }
         guard let cur = objects[k], cur.object.uid == o.object.uid else {
             // Already gone from the index (the controller deleted it): its owner still wants a look.
