@@ -471,9 +471,9 @@ final class JSONTests: XCTestCase {
         var o = JSONObject()
         for i in 0..<9 { o["k\(i)"] = .int(Int64(i)) }
         let before = o
-        XCTAssertGreaterThan(o.entries.capacity, 9, "appending leaves spare capacity")
+        XCTAssertGreaterThan(o.capacity, 9, "appending leaves spare capacity")
         o.shrinkToFit()
-        XCTAssertEqual(o.entries.capacity, 9)
+        XCTAssertEqual(o.capacity, 9)
         XCTAssertEqual(o, before)
         XCTAssertEqual(o.keys, before.keys, "order kept")
     }

@@ -8,7 +8,7 @@ final class ObjectReferenceTests: XCTestCase {
         XCTAssertEqual(r.json.keys, ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion"])
         XCTAssertEqual(JSONWriter.string(.object(r.json)),
                        #"{"kind":"Pod","namespace":"ns","name":"p","uid":"u1","apiVersion":"v1","resourceVersion":"7"}"#)
-        XCTAssertEqual(r.json.entries.capacity, 6, "exactly sized")
+        XCTAssertEqual(r.json.capacity, 6, "exactly sized")
         XCTAssertEqual([r.kind, r.namespace, r.name, r.uid, r.apiVersion, r.resourceVersion, r.fieldPath],
                        ["Pod", "ns", "p", "u1", "v1", "7", ""])
     }

@@ -93,10 +93,10 @@ final class EventKindTests: XCTestCase {
             {"metadata":{"name":"c.2"},"involvedObject":{"kind":"Pod","namespace":"test","name":"p","uid":"u"},
              "reason":"Scheduled","message":"m","source":{"component":"default-scheduler"},"count":1,"type":"Normal"}
             """#)).object
-        XCTAssertEqual(o.entries.capacity, o.count, "no spare capacity in a stored event")
+        XCTAssertEqual(o.capacity, o.count, "no spare capacity in a stored event")
         let canonical: JSONObject = ["kind": "Pod", "namespace": "test", "name": "p", "uid": "u"]
         XCTAssertTrue(EventStrategy.isCanonical(canonical, EventStrategy.referenceOrder))
-        XCTAssertEqual(EventStrategy.reordered(canonical, EventStrategy.referenceOrder).entries.capacity, 4,
+        XCTAssertEqual(EventStrategy.reordered(canonical, EventStrategy.referenceOrder).capacity, 4,
                        "a reference already in Go order is kept as it is")
         XCTAssertFalse(EventStrategy.isCanonical(["name": "p", "kind": "Pod"], EventStrategy.referenceOrder), "out of order")
         XCTAssertFalse(EventStrategy.isCanonical(["kind": "Pod", "fieldPath": ""], EventStrategy.referenceOrder), "empty string")

@@ -11,9 +11,12 @@ public struct InternTable<Key: Hashable, Value> {
     public init(limit: Int) { self.limit = limit }
 
     /// The value handed out before for `key`, or `value`.
-    public mutating func share(_ key: Key, _ value: Value) -> Value {
+    public mutating func share(_ key: Key, _ value: Value) -> Value { share(key) { value } }
+
+    /// The value handed out before for `key`, or the one `make` makes (called only when there is none).
+    public mutating func share(_ key: Key, make: () -> Value) -> Value {
         if let hit = young[key] { return hit }
-        let v = old[key] ?? value
+        let v = old[key] ?? make()
         if young.count >= limit { old = young; young = [:] }
         young[key] = v
         return v

@@ -92,10 +92,11 @@ public enum JSONParser {
 
         mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
             pos += 1
-            var obj = JSONObject()
             skipWhitespace()
-            if pos < buf.count && buf[pos] == UInt8(ascii: "}") { pos += 1; return .object(obj) }
-            var seen = false
+            if pos < buf.count && buf[pos] == UInt8(ascii: "}") { pos += 1; return .object(JSONObject()) }
+            // Collected first, so that the object's shape is looked up once, not once per key.
+            var keys: [String] = []
+            var values: [JSON] = []
             while true {
                 skipWhitespace()
                 guard pos < buf.count else { throw error("unexpected end of JSON input") }
@@ -112,14 +113,13 @@ public enum JSONParser {
                 skipWhitespace()
                 let v = try parseValue(depth: depth + 1)
                 // Duplicate keys: last one wins, as in Go.
-                if seen, obj.index(of: key) != nil { obj[key] = v } else { obj.appendUnchecked(key, v) }
-                seen = true
+                if let i = keys.firstIndex(of: key) { values[i] = v } else { keys.append(key); values.append(v) }
                 skipWhitespace()
                 guard pos < buf.count else { throw error("unexpected end of JSON input") }
                 let c = buf[pos]
                 pos += 1
                 if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "}") { return .object(obj) }
+                if c == UInt8(ascii: "}") { return .object(JSONObject(keys: keys, values: values)) }
                 pos -= 1
                 throw error("invalid character \(describe(c)) after object key:value pair")
             }

@@ -31,7 +31,7 @@ public enum JSONWriter {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for (k, v) in o.entries {
+            for (k, v) in o {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(k, into: &out)

@@ -149,9 +149,9 @@ struct FieldComparer {
         if atomic || ((lm?.isEmpty ?? true) && (rm?.isEmpty ?? true)) { return doLeaf(lhs, rhs) }
         let lmap = lm ?? JSONObject(), rmap = rm ?? JSONObject()
         let rIndex: [String: JSON]? = lmap.count * rmap.count > 256
-            ? Dictionary(rmap.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }) : nil
+            ? Dictionary(rmap.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }) : nil
         let lIndex: [String: JSON]? = rIndex == nil ? nil
-            : Dictionary(lmap.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
+            : Dictionary(lmap.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
         for (key, lv) in lmap {
             let rv = rIndex.map { $0[key] } ?? rmap[key]
             try visitField(key, lv, rv, schema)

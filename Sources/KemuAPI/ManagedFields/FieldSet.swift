@@ -76,7 +76,7 @@ struct PathElement: Sendable {
         case UInt8(ascii: "k"):
             guard let v = try? JSONParser.parse(Array(u[2...])) else { throw ManagedFieldsError("invalid key: \(s)") }
             switch v {
-            case .object(let o): return .key(o.entries.map { ($0.key, $0.value) })
+            case .object(let o): return .key(o.map { ($0.key, $0.value) })
             case .null: return .key([])
             default: throw ManagedFieldsError("expected object: \(s)")
             }
@@ -151,8 +151,8 @@ func compareValues(_ a: JSON, _ b: JSON) -> Int {
         }
         return cmp(x.count, y.count)
     case (.object(let x), .object(let y)):
-        let xs = x.entries.sorted { compareBytes($0.key, $1.key) < 0 }
-        let ys = y.entries.sorted { compareBytes($0.key, $1.key) < 0 }
+        let xs = x.sorted { compareBytes($0.key, $1.key) < 0 }
+        let ys = y.sorted { compareBytes($0.key, $1.key) < 0 }
         return compareFieldLists(xs.map { ($0.key, $0.value) }, ys.map { ($0.key, $0.value) })
     case (.null, .null): return 0
     default: return cmp(rank(a), rank(b))

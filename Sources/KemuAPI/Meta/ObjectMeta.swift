@@ -28,7 +28,7 @@ extension JSONObject {
     func metadataMap(_ key: String) -> [String: String] {
         for e in entries where e.key == "metadata" {
             guard case .object(let meta) = e.value else { return [:] }
-            for m in meta.entries where m.key == key { return m.value.stringMap ?? [:] }
+            for m in meta where m.key == key { return m.value.stringMap ?? [:] }
             return [:]
         }
         return [:]
@@ -43,7 +43,7 @@ extension JSON {
         guard case .object(let o) = self else { return nil }
         var d: [String: String] = [:]
         d.reserveCapacity(o.count)
-        for (k, v) in o.entries { if let s = v.stringValue { d[k] = s } }
+        for (k, v) in o { if let s = v.stringValue { d[k] = s } }
         return d
     }
 

@@ -23,7 +23,7 @@ public enum MergePatch {
 
     static func merge(_ original: JSONObject, _ patch: JSONObject) -> JSONObject {
         var doc = original
-        for (k, v) in patch.entries {
+        for (k, v) in patch {
             switch v {
             case .null:
                 doc[k] = nil
@@ -42,7 +42,7 @@ public enum MergePatch {
 
     static func pruneNulls(_ o: JSONObject) -> JSONObject {
         var out = JSONObject()
-        for (k, v) in o.entries where !v.isNull {
+        for (k, v) in o where !v.isNull {
             out.appendUnchecked(k, pruneNulls(v))
         }
         return out

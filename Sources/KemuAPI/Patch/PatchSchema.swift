@@ -53,7 +53,7 @@ public final class OpenAPISchemaIndex: Sendable {
         var gvk: [String: String] = [:]
         for doc in documents {
             let schemas = doc["components"]["schemas"].objectValue ?? doc["definitions"].objectValue ?? JSONObject()
-            for (name, value) in schemas.entries {
+            for (name, value) in schemas {
                 guard raw[name] == nil, let def = value.objectValue else { continue }
                 raw[name] = def
                 order.append(name)
@@ -154,7 +154,7 @@ final class PatchSchemaShape: Sendable {
         var fields: [String: PatchFieldSpec] = [:]
         if let props = object["properties"]?.objectValue {
             fields.reserveCapacity(props.count)
-            for (key, value) in props.entries {
+            for (key, value) in props {
                 fields[key] = Self.fieldSpec(value.objectValue ?? JSONObject())
             }
         }

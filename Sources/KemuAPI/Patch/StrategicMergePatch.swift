@@ -95,7 +95,7 @@ enum SMPEngine {
         try applyRetainKeysDirective(&original, &patch)
         try mergePatchIntoOriginal(&original, &patch, schema)
 
-        for (patchKey, patchV) in patch.entries {
+        for (patchKey, patchV) in patch {
             var k = patchKey
             var isDeleteList = false
             if patchKey.hasPrefix(deletePrefix) {
@@ -152,12 +152,12 @@ enum SMPEngine {
         guard case .array(let list) = retain else { throw SMPFailure.bad(SMPMessages.badRetainKeys) }
         var keep = Set<String>()
         for item in list { if case .string(let s) = item { keep.insert(s) } }
-        for (k, v) in patch.entries {
+        for (k, v) in patch {
             if v.isNull || k.hasPrefix(deletePrefix) || k.hasPrefix(orderPrefix) { continue }
             if !keep.contains(k) { throw SMPFailure.bad(SMPMessages.badRetainKeys) }
         }
         var kept = JSONObject()
-        for (k, v) in original.entries where keep.contains(k) { kept.appendUnchecked(k, v) }
+        for (k, v) in original where keep.contains(k) { kept.appendUnchecked(k, v) }
         original = kept
     }
 
@@ -165,7 +165,7 @@ enum SMPEngine {
     /// orders the result by `$setElementOrder`, then the patch list, then the live list.
     static func mergePatchIntoOriginal(_ original: inout JSONObject, _ patch: inout JSONObject,
                                        _ schema: (any PatchSchema)?) throws {
-        let orderEntries = patch.entries.filter { $0.key.hasPrefix(orderPrefix) }
+        let orderEntries = patch.filter { $0.key.hasPrefix(orderPrefix) }
         for (key, orderValue) in orderEntries {
             patch[key] = nil
             guard case .array(let setOrder) = orderValue else {
@@ -567,7 +567,7 @@ enum SMPEngine {
 
     static func cleanedObject(_ o: JSONObject) -> JSONObject {
         var out = JSONObject()
-        for (k, x) in o.entries {
+        for (k, x) in o {
             if x.isNull || isDirectiveKey(k) { continue }
             if let c = cleaned(x) { out.appendUnchecked(k, c) }
         }
@@ -703,7 +703,7 @@ enum SMPFormat {
         case .string(let s): return s
         case .array(let a): return "[" + a.map { v($0) }.joined(separator: " ") + "]"
         case .object(let o):
-            let sorted = o.entries.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+            let sorted = o.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
             return "map[" + sorted.map { "\($0.key):\(v($0.value))" }.joined(separator: " ") + "]"
         }
     }
@@ -718,7 +718,7 @@ enum SMPFormat {
         case .string(let str): return str
         case .array(let a): return "[" + a.map { s($0) }.joined(separator: " ") + "]"
         case .object(let o):
-            let sorted = o.entries.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+            let sorted = o.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
             return "map[" + sorted.map { "\($0.key):\(s($0.value))" }.joined(separator: " ") + "]"
         }
     }

@@ -178,7 +178,7 @@ public struct LabelSelector: Sendable, Equatable {
         guard case .object(let o) = json else { return nil }
         var reqs: [Requirement] = []
         if let ml = o["matchLabels"]?.objectValue {
-            for (k, v) in ml.entries.sorted(by: { $0.key < $1.key }) {
+            for (k, v) in ml.sorted(by: { $0.key < $1.key }) {
                 reqs.append(Requirement(key: k, op: .equals, values: [v.stringValue ?? ""]))
             }
         }

@@ -29,7 +29,7 @@ enum WorkloadFacts {
     static func canonical(_ v: JSON) -> JSON {
         switch v {
         case .object(let o):
-            return .object(JSONObject(o.entries.sorted { $0.key < $1.key }.map { ($0.key, canonical($0.value)) }))
+            return .object(JSONObject(o.sorted { $0.key < $1.key }.map { ($0.key, canonical($0.value)) }))
         case .array(let a): return .array(a.map(canonical))
         default: return v
         }

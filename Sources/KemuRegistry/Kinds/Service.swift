@@ -179,7 +179,7 @@ struct ServiceStrategy: KindStrategy {
             }
         }
         if let sel = spec["selector"].objectValue {
-            for (k, v) in sel.entries {
+            for (k, v) in sel {
                 for m in NameValidation.qualifiedName(k) { errs.append(.invalid("spec.selector", .string(k), m)) }
                 for m in NameValidation.labelValue(v.stringValue ?? "") { errs.append(.invalid("spec.selector", v, m)) }
             }

@@ -81,7 +81,7 @@ enum TableFormat {
         let exprs = o["matchExpressions"]?.arrayValue ?? []
         if matchLabels.isEmpty && exprs.isEmpty { return "" }
         var reqs: [(key: String, text: String)] = []
-        for (k, v) in matchLabels.entries {
+        for (k, v) in matchLabels {
             let value = v.stringValue ?? ""
             guard NameValidation.qualifiedName(k).isEmpty, NameValidation.labelValue(value).isEmpty else { return nil }
             reqs.append((k, "\(k)=\(value)"))

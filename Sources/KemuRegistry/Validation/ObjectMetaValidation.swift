@@ -34,7 +34,7 @@ public enum ObjectMetaValidation {
         }
         if let labels = meta["labels"] {
             if case .object(let l) = labels {
-                for (k, v) in l.entries {
+                for (k, v) in l {
                     for e in NameValidation.qualifiedName(k) { errs.append(.invalid("metadata.labels", .string(k), e)) }
                     guard let s = v.stringValue else {
                         errs.append(.invalid("metadata.labels", v, "label values must be strings")); continue
@@ -48,7 +48,7 @@ public enum ObjectMetaValidation {
         if let ann = meta["annotations"] {
             if case .object(let a) = ann {
                 var total = 0
-                for (k, v) in a.entries {
+                for (k, v) in a {
                     for e in NameValidation.qualifiedName(k.lowercased()) { errs.append(.invalid("metadata.annotations", .string(k), e)) }
                     total += k.utf8.count + (v.stringValue?.utf8.count ?? 0)
                     if v.stringValue == nil { errs.append(.invalid("metadata.annotations", v, "annotation values must be strings")) }

@@ -47,7 +47,7 @@ final class Discovery: Sendable {
     func apiGroup(_ group: String) -> HTTPResponse {
         guard let g = registry.groups.first(where: { $0.group == group }) else { return Respond.error(.pathNotFound()) }
         var o = groupJSON(g.group, g.versions).objectValue!
-        o = JSONObject([("kind", "APIGroup"), ("apiVersion", "v1")] + o.entries.map { ($0.key, $0.value) })
+        o = JSONObject([("kind", "APIGroup"), ("apiVersion", "v1")] + o.map { ($0.key, $0.value) })
         return Respond.json(200, .object(o))
     }
 

@@ -1,0 +1,86 @@
+import XCTest
+@testable import KemuAPI
+
+/// JSONShape: objects with the same keys share one copy of them, whichever way they were built.
+final class JSONShapeTests: XCTestCase {
+    func parsed(_ s: String) throws -> JSONObject { try XCTUnwrap(JSONParser.parse(Array(s.utf8)).objectValue) }
+
+    func testObjectsWithTheSameKeysShareOneShape() throws {
+        let a = try parsed(#"{"name":"a","port":80,"protocol":"TCP"}"#)
+        let b = try parsed(#"{"name":"b","port":81,"protocol":"UDP"}"#)
+        var c = JSONObject()
+        c["name"] = "c"; c["port"] = 82; c["protocol"] = "TCP"
+        let d: JSONObject = ["name": "d", "port": 83, "protocol": "SCTP"]
+        XCTAssertTrue(a.shape === b.shape, "parsed alike")
+        XCTAssertTrue(a.shape === c.shape, "built key by key")
+        XCTAssertTrue(a.shape === d.shape, "literal")
+        XCTAssertEqual(a.keys, ["name", "port", "protocol"])
+        // Another order is another shape, and still an equal object when the values match.
+        let e = try parsed(#"{"port":80,"name":"a","protocol":"TCP"}"#)
+        XCTAssertFalse(a.shape === e.shape)
+        XCTAssertEqual(a, e)
+        XCTAssertNotEqual(a, b)
+    }
+
+    func testRemovingAndSettingKeys() throws {
+        var o = try parsed(#"{"a":1,"b":2,"c":3}"#)
+        o["b"] = nil
+        XCTAssertEqual(o.keys, ["a", "c"])
+        XCTAssertEqual(o["c"], 3)
+        XCTAssertTrue(o.shape === (try parsed(#"{"a":0,"c":0}"#)).shape, "the shape of what is left")
+        o["a"] = "x"
+        XCTAssertEqual(JSONWriter.string(.object(o)), #"{"a":"x","c":3}"#)
+        o["d"] = nil
+        XCTAssertEqual(o.count, 2, "removing an absent key changes nothing")
+    }
+
+    func testCopiesDoNotSeeEachOthersChanges() throws {
+        let original = try parsed(#"{"a":1,"b":2}"#)
+        var copy = original
+        copy["c"] = 3
+        copy["a"] = nil
+        XCTAssertEqual(original.keys, ["a", "b"])
+        XCTAssertEqual(original["a"], 1)
+        XCTAssertEqual(copy.keys, ["b", "c"])
+    }
+
+    func testLargeMapsGetPrivateShapes() throws {
+        let n = JSONShape.maxSharedKeys + 8
+        var big = JSONObject()
+        for i in 0..<n { big["k\(i)"] = .int(Int64(i)) }
+        XCTAssertFalse(big.shape.isShared)
+        XCTAssertEqual(big.count, n)
+        XCTAssertEqual(big["k\(n - 1)"], .int(Int64(n - 1)))
+        XCTAssertEqual(big.keys.first, "k0")
+        let text = JSONWriter.string(.object(big))
+        let reparsed = try parsed(text)
+        XCTAssertEqual(reparsed, big)
+        XCTAssertEqual(reparsed.keys, big.keys, "order kept")
+        var smaller = big
+        for i in 0..<n where i % 2 == 1 { smaller["k\(i)"] = nil }
+        XCTAssertEqual(smaller.count, n - n / 2)
+        XCTAssertTrue(smaller.shape.isShared, "back within the shared size")
+        XCTAssertEqual(big.count, n, "the original keeps its keys")
+    }
+
+    func testMemoizedFactsGoWithAnyChange() throws {
+        var o = try parsed(#"{"metadata":{"name":"p","labels":{"app":"web"}}}"#)
+        let plain = o.shape
+        XCTAssertEqual(o.memoizeLabels(), ["app": "web"])
+        XCTAssertNotNil(o.derived)
+        XCTAssertEqual(o.keys, plain.keys)
+        var changed = o
+        changed["spec"] = [:]
+        XCTAssertNil(changed.derived, "a new key drops the memo")
+        var relabelled = o
+        relabelled["metadata"] = ["name": "p", "labels": ["app": "db"]]
+        XCTAssertNil(relabelled.derived, "a new value drops the memo")
+        XCTAssertEqual(relabelled.labels, ["app": "db"])
+        XCTAssertTrue(relabelled.shape === plain)
+        XCTAssertEqual(o.labels, ["app": "web"], "the memoized copy keeps its facts")
+        // Objects of one shape with equal facts share one memo shape.
+        var twin = try parsed(#"{"metadata":{"name":"q","labels":{"app":"web"}}}"#)
+        _ = twin.memoizeLabels()
+        XCTAssertTrue(twin.shape === o.shape)
+    }
+}
