@@ -349,6 +349,26 @@ final class MirroringEndToEndTests: XCTestCase {
         XCTAssertNotNil(cluster.get(.endpointSlice, "test", "foo-mine"))
     }
 
+    /// The controller lists slices only for Endpoints it may have mirrored: a mirrored-labelled slice of a
+    /// Service with a selector, whether there before the controller started or made while it runs, still goes.
+    func testStrayMirroredSlicesOfSelectedServicesAreDeleted() throws {
+        try cluster.createService(epService())
+        try createEndpoints(["10.0.0.1"])
+        func stray(_ name: String) -> JSONObject {
+            ["apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": ["name": .string(name), "labels": ["kubernetes.io/service-name": "foo",
+                                                            "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"]],
+             "addressType": "IPv4", "endpoints": [], "ports": []]
+        }
+        _ = try cluster.storage.create(.endpointSlice, namespace: "test", body: stray("foo-before"))
+        start()
+        XCTAssertTrue(cluster.eventually { self.slices().isEmpty }, "found at start")
+        try updateEndpoints { $0.metadata["annotations"] = ["note": "1"] }
+        settle()
+        _ = try cluster.storage.create(.endpointSlice, namespace: "test", body: stray("foo-after"))
+        XCTAssertTrue(cluster.eventually { self.slices().isEmpty }, "made while running")
+    }
+
     func testPerSubsetLimit() throws {
         start(maxPerSubset: 2)
         try cluster.createService(epService(selector: nil))

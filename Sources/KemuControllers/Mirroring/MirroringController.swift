@@ -28,6 +28,9 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
         var written: [String: UInt64] = [:]
         /// slice uids the controller deleted.
         var expectedDeletions: Set<String> = []
+        /// Endpoints keys that mirrored slices may exist for (some were seen or written, and not all deleted
+        /// since), so that syncing any other Endpoints, such as the Endpoints controller's, needs no list.
+        var mirrored: Set<String> = []
     }
     let tracker = Mutex(Tracker())
 
@@ -50,7 +53,10 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
                 case "Service":
                     if ServiceFacts.selector(o.object) == nil { work.add(o.key) }
                 default:
-                    if MirroringReconciler.managedByMirroring(o.object), let key = endpointsKey(o.object) { work.add(key) }
+                    if MirroringReconciler.managedByMirroring(o.object), let key = endpointsKey(o.object) {
+                        tracker.withLock { _ = $0.mirrored.insert(key) }
+                        work.add(key)
+                    }
                 }
             }
         }, handler: { [self] e in handle(e) })
@@ -96,16 +102,19 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
         switch e.type {
         case .added:
             guard MirroringReconciler.managedByMirroring(slice) else { return }
+            noteMirrored(slice)
             let own = tracker.withLock { $0.written[uid].map { $0 >= e.resourceVersion } ?? false }
             if !own, let k = endpointsKey(slice) { work.add(k, after: delay) }
         case .modified:
             guard let old = e.previous?.object else { return }
             // A changed service-name label concerns both the old and the new Endpoints.
             if old.labels[MirroringReconciler.serviceNameLabel] != slice.labels[MirroringReconciler.serviceNameLabel] {
+                if MirroringReconciler.managedByMirroring(slice) { noteMirrored(slice) }
                 for s in [slice, old] { if let k = endpointsKey(s) { work.add(k, after: delay) } }
                 return
             }
             let managedNow = MirroringReconciler.managedByMirroring(slice)
+            if managedNow { noteMirrored(slice) }
             if managedNow != MirroringReconciler.managedByMirroring(old) {
                 if let k = endpointsKey(slice) { work.add(k, after: delay) }
                 return
@@ -135,6 +144,12 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
         return a != b
     }
 
+    /// Records that mirrored slices may exist for the Endpoints `slice` belongs to.
+    func noteMirrored(_ slice: JSONObject) {
+        guard let key = endpointsKey(slice) else { return }
+        tracker.withLock { _ = $0.mirrored.insert(key) }
+    }
+
     func endpointsKey(_ slice: JSONObject) -> String? {
         guard let svc = slice.labels[MirroringReconciler.serviceNameLabel], !svc.isEmpty else { return nil }
         return slice.namespace + "/" + svc
@@ -162,21 +177,28 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
     }
 
     func mirroredSlices(namespace ns: String, name: String) -> [StoredObject] {
-        ((try? storage.store.list(ResourceKind.endpointSlice.groupResource, namespace: ns))?.items ?? [])
-            .filter { MirroringReconciler.isMirrored($0.object, name: name) }
+        // Every Endpoints write comes here (the Endpoints controller's too): read the stored labels only.
+        let page = try? storage.store.list(ResourceKind.endpointSlice.groupResource, namespace: ns) {
+            MirroringReconciler.isMirrored(labels: $0.labels, name: name)
+        }
+        return page?.items ?? []
     }
 
     func syncEndpoints(namespace ns: String, name: String) throws {
-        let existing = mirroredSlices(namespace: ns, name: name)
         guard let endpoints = storage.store.get(ResourceKind.endpoints.groupResource, namespace: ns, name: name)?.object,
               MirroringReconciler.shouldMirror(endpoints),
               let service = storage.store.get(ResourceKind.service.groupResource, namespace: ns, name: name)?.object,
               ServiceFacts.selector(service) == nil
         else {
-            // Nothing (more) to mirror: remove what was mirrored.
-            try delete(existing.map(\.name), namespace: ns)
+            // Nothing (more) to mirror: remove what was mirrored, if anything may have been. Slice events are
+            // handled on this queue, so none can note a new slice between the list and the removal.
+            let key = StoreKey.make(namespace: ns, name: name)
+            guard tracker.withLock({ $0.mirrored.contains(key) }) else { return }
+            try delete(mirroredSlices(namespace: ns, name: name).map(\.name), namespace: ns)
+            tracker.withLock { _ = $0.mirrored.remove(key) }
             return
         }
+        let existing = mirroredSlices(namespace: ns, name: name)
         let plan = MirroringReconciler.reconcile(endpoints: endpoints, existing: existing.map(\.object),
                                                  maxEndpointsPerSubset: options.mirroringMaxEndpointsPerSubset)
         recorder.mirroringSkipped(endpoints, plan, maxPerSubset: options.mirroringMaxEndpointsPerSubset)
@@ -221,6 +243,7 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
     }
 
     func record(_ o: StoredObject) {
+        noteMirrored(o.object)
         let uid = o.object.uid
         tracker.withLock { $0.written[uid] = max($0.written[uid] ?? 0, o.resourceVersion) }
     }

@@ -35,9 +35,10 @@ public enum MirroringReconciler {
     }
 
     /// A slice this controller owns for the Endpoints `name`: both labels must match.
-    public static func isMirrored(_ slice: JSONObject, name: String) -> Bool {
-        let l = slice.labels
-        return l[serviceNameLabel] == name && l[managedByLabel] == controllerName
+    public static func isMirrored(_ slice: JSONObject, name: String) -> Bool { isMirrored(labels: slice.labels, name: name) }
+
+    public static func isMirrored(labels l: [String: String], name: String) -> Bool {
+        l[serviceNameLabel] == name && l[managedByLabel] == controllerName
     }
 
     public static func managedByMirroring(_ slice: JSONObject) -> Bool { slice.labels[managedByLabel] == controllerName }
