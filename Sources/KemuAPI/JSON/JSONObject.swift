@@ -19,8 +19,6 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     public var count: Int { values.count }
     public var isEmpty: Bool { values.isEmpty }
     public var keys: [String] { shape.keys }
-    /// The key–value pairs, in order (a copy: iterate the object itself where that will do).
-    public var entries: [(key: String, value: JSON)] { Array(self) }
     /// How many values fit before the values storage grows.
     public var capacity: Int { values.capacity }
 

@@ -24,14 +24,10 @@ extension JSONObject {
         return JSON.object(sel).stringMap
     }
 
-    /// `metadata[key]` as a string map, read in place (no copy of `metadata`).
+    /// `metadata[key]` as a string map.
     func metadataMap(_ key: String) -> [String: String] {
-        for e in entries where e.key == "metadata" {
-            guard case .object(let meta) = e.value else { return [:] }
-            for m in meta where m.key == key { return m.value.stringMap ?? [:] }
-            return [:]
-        }
-        return [:]
+        guard case .object(let meta)? = self["metadata"], let value = meta[key] else { return [:] }
+        return value.stringMap ?? [:]
     }
     public var finalizers: [String] { metadata["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
     public var deletionTimestamp: String? { metadata.string("deletionTimestamp") }
