@@ -21,31 +21,43 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(seen.items.filter { $0 == "b" }.count, 1)
     }
 
-    func testSyncQueueKeepsOnlyTheEarliestDelayedAddOfAKey() {
+    /// Waits (up to 10 s, for a loaded machine) until `done` holds.
+    func waitUntil(_ done: () -> Bool) {
+        let deadline = Date().addingTimeInterval(10)
+        while !done() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    }
+
+    func testOnlyTheEarliestDelayedAddOfAKeyIsKept() {
         let seen = LockedList()
-        let q = SyncQueue(label: "test-delayed") { key in seen.append(key) }
-        /// Waits (up to 10 s, for a loaded machine) until `done` holds.
-        func wait(_ done: () -> Bool) {
-            let deadline = Date().addingTimeInterval(10)
-            while !done() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        }
-        q.queue.sync {
-            for _ in 0..<50 { q.add("a", after: 0.3) }  // one timer, not fifty
-            q.add("a", after: 0.1)                       // earlier: replaces it
-            q.add("b", after: 0.1)
-            q.add("b", after: 0.2)                       // later than the pending one: dropped
-            XCTAssertEqual(q.delayedUntil.count, 2)
-        }
-        wait { seen.items.count >= 2 }
+        let q = WorkQueue(label: "test-delayed") { key in seen.append(key) }
+        for _ in 0..<50 { q.add("a", after: 0.3) }  // one timer, not fifty
+        q.add("a", after: 0.1)                       // earlier: replaces it
+        q.add("b", after: 0.1)
+        q.add("b", after: 0.2)                       // later than the pending one: dropped
+        XCTAssertEqual(q.state.withLock { $0.delayedUntil.count }, 2)
+        waitUntil { seen.items.count >= 2 }
         Thread.sleep(forTimeInterval: 0.4)  // past the dropped timers' deadlines
-        q.queue.sync {}
+        q.sync {}
         XCTAssertEqual(seen.items.sorted(), ["a", "b"], "each key ran once")
-        q.queue.sync {
-            XCTAssertTrue(q.delayedUntil.isEmpty)
-            q.add("a", after: 0.05)
-        }
-        wait { seen.items.count >= 3 }
+        XCTAssertTrue(q.state.withLock { $0.delayedUntil.isEmpty })
+        q.add("a", after: 0.05)
+        waitUntil { seen.items.count >= 3 }
         XCTAssertEqual(seen.items.filter { $0 == "a" }.count, 2, "a delayed add after the last one ran is scheduled again")
+    }
+
+    /// As client-go: a key waiting out a delay (a retry's backoff) still runs at once when added without one.
+    func testADelayedAddDoesNotHoldBackAnImmediateOne() {
+        let seen = LockedList()
+        let q = WorkQueue(label: "test-immediate") { key in seen.append(key) }
+        q.add("a", after: 30)
+        q.add("a")
+        waitUntil { !seen.items.isEmpty }
+        XCTAssertEqual(seen.items, ["a"])
+        XCTAssertEqual(q.state.withLock { $0.delayedUntil.count }, 1, "the delayed add still waits")
+        q.stop()
+        q.add("b")
+        q.sync {}
+        XCTAssertEqual(seen.items, ["a"], "nothing runs after stop")
     }
 
     func testServiceSelectorAndNamedTargetPort() {

@@ -17,7 +17,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     static let writeOptions = WriteOptions(fieldManager: "daemonset-controller")
 
     // Touched only on `sq.queue`.
-    var sq: SyncQueue!
+    var sq: WorkQueue!
     var feeds: [EventFeed] = []
     var pods = OwnedIndex(ownerKind: "DaemonSet")
     var nodes: [String: JSONObject] = [:]
@@ -27,7 +27,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.daemonset") { [weak self] key in self?.sync(key) }
+        sq = WorkQueue(label: "kemu.daemonset") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {
@@ -45,7 +45,7 @@ public final class DaemonSetController: Controller, @unchecked Sendable {
 
     public func stop() {
         unfollow(storage, feeds)
-        sq.queue.sync { sq.stopped = true }
+        sq.stop()
     }
 
     func handle(_ e: StoreEvent) {

@@ -24,7 +24,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
     ]
 
     // Touched only on `sq.queue`.
-    var sq: SyncQueue!
+    var sq: WorkQueue!
     var feeds: [EventFeed] = []
     var sets = OwnedIndex(ownerKind: "Deployment")
     var keyByUID: [String: String] = [:]
@@ -35,7 +35,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.deployment") { [weak self] key in self?.sync(key) }
+        sq = WorkQueue(label: "kemu.deployment") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {
@@ -49,7 +49,7 @@ public final class DeploymentController: Controller, @unchecked Sendable {
 
     public func stop() {
         unfollow(storage, feeds)
-        sq.queue.sync { sq.stopped = true }
+        sq.stop()
     }
 
     static func terminal(_ pod: JSONObject) -> Bool {

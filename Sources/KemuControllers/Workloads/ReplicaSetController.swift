@@ -14,7 +14,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
     static let writeOptions = WriteOptions(fieldManager: "replicaset-controller")
 
     // Touched only on `sq.queue`.
-    var sq: SyncQueue!
+    var sq: WorkQueue!
     var feeds: [EventFeed] = []
     var pods = OwnedIndex(ownerKind: "ReplicaSet")
     var keyByUID: [String: String] = [:]
@@ -27,7 +27,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.replicaset") { [weak self] key in self?.sync(key) }
+        sq = WorkQueue(label: "kemu.replicaset") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {
@@ -43,7 +43,7 @@ public final class ReplicaSetController: Controller, @unchecked Sendable {
 
     public func stop() {
         unfollow(storage, feeds)
-        sq.queue.sync { sq.stopped = true }
+        sq.stop()
     }
 
     func handle(_ e: StoreEvent) {

@@ -18,7 +18,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     static let podIndexLabel = "apps.kubernetes.io/pod-index"
 
     // Touched only on `sq.queue`.
-    var sq: SyncQueue!
+    var sq: WorkQueue!
     var feeds: [EventFeed] = []
     var pods = OwnedIndex(ownerKind: "StatefulSet")
     var keyByUID: [String: String] = [:]
@@ -27,7 +27,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
     public init(storage: ObjectStorage, options: ControllerOptions) {
         self.storage = storage
         self.options = options
-        sq = SyncQueue(label: "kemu.statefulset") { [weak self] key in self?.sync(key) }
+        sq = WorkQueue(label: "kemu.statefulset") { [weak self] key in self?.sync(key) }
     }
 
     public func start() {
@@ -44,7 +44,7 @@ public final class StatefulSetController: Controller, @unchecked Sendable {
 
     public func stop() {
         unfollow(storage, feeds)
-        sq.queue.sync { sq.stopped = true }
+        sq.stop()
     }
 
     func handle(_ e: StoreEvent) {
