@@ -164,7 +164,7 @@ class SliceTally:
 def _consume(self, w: es.WatchStream) -> None:
     """Feeds the complete event lines kept by `w` to `self.line`."""
     pieces, w.payload = w.payload, []
-    for kns, data in pieces:
+    for kns, _uns, data in pieces:
         self.linebuf += data
         start = 0
         while True:

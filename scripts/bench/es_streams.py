@@ -158,7 +158,7 @@ class WatchStream:
         self.crlf_left = 0
         self.body_ended = False
         self.framing_errors = 0
-        self.payload: list[tuple[int, bytes]] = []       # (kernel ns, payload bytes), unparsed
+        self.payload: list[tuple[int, int, bytes]] = []  # (kernel ns, user ns, payload bytes), unparsed
         self.linebuf = bytearray()
         self.events: list[dict] = []                     # parsed: type, object, kns, bytes
         self.last_kns = 0
@@ -166,7 +166,7 @@ class WatchStream:
         self.t_connected = 0
 
     # ---- hot path ------------------------------------------------------------------------
-    def feed(self, data: bytes, kns: int) -> None:
+    def feed(self, data: bytes, kns: int, uns: int = 0) -> None:
         self.wire_bytes += len(data)
         self.last_kns = kns
         if not self.headers_done:
@@ -187,14 +187,14 @@ class WatchStream:
                 if k.strip().lower() == "transfer-encoding" and "chunked" in v.lower():
                     self.chunked = True
         if not self.chunked:
-            self._payload(data, kns)
+            self._payload(data, kns, uns)
             return
         i, n = 0, len(data)
         while i < n and not self.body_ended:
             if self.chunk_left > 0:
                 take = min(self.chunk_left, n - i)
                 if self.keep:
-                    self._payload(data[i:i + take], kns)
+                    self._payload(data[i:i + take], kns, uns)
                 else:                            # count only: no copy
                     if not self.payload_bytes:
                         self.first_payload_kns = kns
@@ -231,23 +231,23 @@ class WatchStream:
                 else:
                     self.chunk_left = size
 
-    def _payload(self, data: bytes, kns: int) -> None:
+    def _payload(self, data: bytes, kns: int, uns: int) -> None:
         if not data:
             return
         if not self.payload_bytes:
             self.first_payload_kns = kns
         self.payload_bytes += len(data)
         if self.keep:
-            self.payload.append((kns, data))
+            self.payload.append((kns, uns, data))
 
     # ---- parsing (not on the hot path) ---------------------------------------------------
     def parse(self) -> list[dict]:
         """Turns the kept payload into events; returns the new ones. Each event has
-        type, object, kns (kernel time of the read that completed its line) and bytes
-        (its line's payload bytes, newline included)."""
+        type, object, kns and uns (kernel and user-space time of the read that completed its
+        line) and bytes (its line's payload bytes, newline included)."""
         pieces, self.payload = self.payload, []
         new = []
-        for kns, data in pieces:
+        for kns, uns, data in pieces:
             self.linebuf += data
             while True:
                 nl = self.linebuf.find(b"\n")
@@ -261,7 +261,9 @@ class WatchStream:
                     ev = json.loads(line)
                 except ValueError:
                     ev = {"type": "UNPARSABLE", "object": None}
-                ev = {"type": ev.get("type"), "object": ev.get("object"), "kns": kns, "bytes": nl + 1}
+                if not isinstance(ev, dict):
+                    ev = {"type": "UNPARSABLE", "object": None}
+                ev = {"type": ev.get("type"), "object": ev.get("object"), "kns": kns, "uns": uns, "bytes": nl + 1}
                 new.append(ev)
         self.events += new
         return new
@@ -281,12 +283,13 @@ def _on_readable(w: WatchStream, loop: asyncio.AbstractEventLoop) -> None:
             w.closed = True
             loop.remove_reader(sock.fileno())
             return
+        uns = time.time_ns()
         kns = 0
         for level, typ, cdata in anc:
             if level == socket.SOL_SOCKET and typ == SCM_TIMESTAMPNS and len(cdata) >= 16:
                 sec, nsec = struct.unpack("qq", cdata[:16])
                 kns = sec * 1_000_000_000 + nsec
-        w.feed(data, kns or time.time_ns())
+        w.feed(data, kns or uns, uns)
         if len(data) < RECV_SIZE:
             return
 

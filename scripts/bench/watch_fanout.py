@@ -8,9 +8,10 @@
   --pods pods if `bench-0` is missing, and reads the collection's resourceVersion from a LIST.
 * Opens --watchers raw sockets, each sending
   `GET /api/v1/namespaces/bench/pods?watch=true&resourceVersion=<rv>` (HTTP/1.1), read with
-  asyncio `loop.add_reader` + `recvmsg` and kernel receive timestamps (SO_TIMESTAMPNS). The hot
-  path only stores (kernel time, user time, bytes); the chunked framing and the JSON lines are
-  parsed afterwards, so Python's parsing cost does not sit in the measurement.
+  asyncio `loop.add_reader` + `recvmsg` and kernel receive timestamps (SO_TIMESTAMPNS), by
+  es_streams' `WatchStream`. The hot path only de-chunks and keeps the payload with its kernel and
+  user receive times; the JSON lines are parsed afterwards, so Python's JSON parsing does not sit in
+  the measurement.
 * Sends one warm-up PATCH (n=0) and waits until every watcher has it, so every stream is live.
 * Then sends --events merge-patches `{"metadata":{"labels":{"n":"<i>"}}}` to `bench/bench-0`
   (Content-Type: application/merge-patch+json) on one keep-alive connection, one every
@@ -29,227 +30,41 @@ import asyncio
 import json
 import os
 import resource
-import socket
-import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
+import es_streams as es  # noqa: E402
 
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)      # Linux value (not exported by Python 3.11)
-SCM_TIMESTAMPNS = SO_TIMESTAMPNS
-ANC_SIZE = socket.CMSG_SPACE(16)
-RECV_SIZE = 65536
+MERGE_PATCH = "application/merge-patch+json"
 
 
-class Watcher:
-    __slots__ = ("idx", "sock", "pieces", "nbytes", "closed", "error",
-                 "buf", "headers_done", "status", "chunked", "chunk_left", "body_ended",
-                 "linebuf", "events", "framing_errors", "other_lines", "t_connected")
+class Watcher(es.WatchStream):
+    """One watch stream (es_streams' reader) whose events are read as (type, n, resourceVersion, kns, uns):
+    n is the `n` label of pod `bench-0`, None for any other object."""
 
-    def __init__(self, idx: int):
+    __slots__ = ("idx", "changes", "other_lines")
+
+    def __init__(self, idx: int, path: str):
+        super().__init__(f"w{idx}", path, keep=True)
         self.idx = idx
-        self.sock: socket.socket | None = None
-        self.pieces: list[tuple[int, int, bytes]] = []   # (kernel ns, user ns, data), unparsed
-        self.nbytes = 0
-        self.closed = False
-        self.error: str | None = None
-        # parser state
-        self.buf = bytearray()
-        self.headers_done = False
-        self.status = 0
-        self.chunked = False
-        self.chunk_left = -1         # -1: expecting a chunk-size line; -2: expecting CRLF after data
-        self.body_ended = False
-        self.linebuf = bytearray()
-        self.events: list[tuple[str, str | None, str | None, int, int]] = []  # type, n, rv, kns, uns
-        self.framing_errors = 0
+        self.changes: list[tuple[str, str | None, str | None, int, int]] = []
         self.other_lines = 0
-        self.t_connected = 0
 
-    # ---- parsing (not on the hot path) -------------------------------------------------------
-    def parse(self) -> None:
-        pieces, self.pieces = self.pieces, []
-        for kns, uns, data in pieces:
-            self.buf += data
-            self._drain(kns, uns)
-
-    def _drain(self, kns: int, uns: int) -> None:
-        buf = self.buf
-        if not self.headers_done:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = bytes(buf[:end]).decode("latin-1").split("\r\n")
-            del buf[:end + 4]
-            self.headers_done = True
-            try:
-                self.status = int(head[0].split()[1])
-            except (IndexError, ValueError):
-                self.status = -1
-            for h in head[1:]:
-                k, _, v = h.partition(":")
-                if k.strip().lower() == "transfer-encoding" and "chunked" in v.lower():
-                    self.chunked = True
-        if not self.chunked:                     # close-delimited body (HTTP/1.0 style)
-            self._body(bytes(buf), kns, uns)
-            buf.clear()
-            return
-        while buf and not self.body_ended:
-            if self.chunk_left == -1:
-                eol = buf.find(b"\r\n")
-                if eol < 0:
-                    if len(buf) > 64:
-                        self.framing_errors += 1
-                        buf.clear()
-                    return
-                try:
-                    size = int(bytes(buf[:eol]).split(b";")[0].strip(), 16)
-                except ValueError:
-                    self.framing_errors += 1
-                    buf.clear()
-                    return
-                del buf[:eol + 2]
-                if size == 0:
-                    self.body_ended = True
-                    return
-                self.chunk_left = size
-            elif self.chunk_left == -2:
-                if len(buf) < 2:
-                    return
-                if buf[:2] != b"\r\n":
-                    self.framing_errors += 1
-                del buf[:2]
-                self.chunk_left = -1
-            else:
-                take = min(self.chunk_left, len(buf))
-                self._body(bytes(buf[:take]), kns, uns)
-                del buf[:take]
-                self.chunk_left -= take
-                if self.chunk_left == 0:
-                    self.chunk_left = -2
-
-    def _body(self, data: bytes, kns: int, uns: int) -> None:
-        self.linebuf += data
-        while True:
-            nl = self.linebuf.find(b"\n")
-            if nl < 0:
-                return
-            line = bytes(self.linebuf[:nl]).strip()
-            del self.linebuf[:nl + 1]
-            if not line:
-                continue
-            try:
-                ev = json.loads(line)
-                obj = ev.get("object") or {}
-                md = obj.get("metadata") or {}
-                name = md.get("name")
-                n = (md.get("labels") or {}).get("n") if name == "bench-0" else None
-                self.events.append((ev.get("type"), n, md.get("resourceVersion"), kns, uns))
-            except (ValueError, AttributeError):
+    def parse(self) -> list[dict]:
+        new = super().parse()
+        for ev in new:
+            obj = ev["object"]
+            if ev["type"] == "UNPARSABLE" or not isinstance(obj, dict):
                 self.other_lines += 1
-
-
-def on_readable(w: Watcher, loop: asyncio.AbstractEventLoop) -> None:
-    """Hot path: drain the socket, keep bytes and timestamps, nothing else."""
-    sock = w.sock
-    while True:
-        try:
-            data, anc, _flags, _addr = sock.recvmsg(RECV_SIZE, ANC_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as e:
-            w.error = f"recv: {e}"
-            data = b""
-        uns = time.time_ns()
-        if not data:
-            w.closed = True
-            loop.remove_reader(sock.fileno())
-            return
-        kns = uns
-        for level, typ, cdata in anc:
-            if level == socket.SOL_SOCKET and typ == SCM_TIMESTAMPNS and len(cdata) >= 16:
-                sec, nsec = struct.unpack("qq", cdata[:16])
-                kns = sec * 1_000_000_000 + nsec
-        w.pieces.append((kns, uns, data))
-        w.nbytes += len(data)
-        if len(data) < RECV_SIZE:
-            return
-
-
-async def open_watcher(w: Watcher, port: int, request: bytes, sem: asyncio.Semaphore, loop) -> None:
-    async with sem:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.setblocking(False)
-        try:
-            await asyncio.wait_for(loop.sock_connect(s, (bl.HOST, port)), 10)
-            await loop.sock_sendall(s, request)
-        except (OSError, asyncio.TimeoutError) as e:
-            w.error = f"connect/send: {e!r}"
-            s.close()
-            return
-        w.sock = s
-        w.t_connected = time.time_ns()
-        loop.add_reader(s.fileno(), on_readable, w, loop)
-
-
-class PatchClient:
-    """One keep-alive connection for the PATCHes (raw socket, Content-Length responses)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.sock: socket.socket | None = None
-        self.buf = bytearray()
-
-    async def connect(self, loop) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.setblocking(False)
-        await loop.sock_connect(self.sock, (bl.HOST, self.port))
-
-    def send(self, path: str, body: bytes) -> int:
-        req = (f"PATCH {path} HTTP/1.1\r\nHost: {bl.HOST}:{self.port}\r\n"
-               f"Content-Type: application/merge-patch+json\r\nAccept: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-        t0 = time.time_ns()
-        self.sock.send(req)          # small; fits in the socket buffer
-        return t0
-
-    async def response(self, loop, timeout: float = 10.0) -> tuple[int, bytes]:
-        deadline = time.monotonic() + timeout
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                head = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
-                status = int(head[0].split()[1])
-                clen = 0
-                chunked = False
-                for h in head[1:]:
-                    k, _, v = h.partition(":")
-                    if k.strip().lower() == "content-length":
-                        clen = int(v)
-                    elif k.strip().lower() == "transfer-encoding" and "chunked" in v.lower():
-                        chunked = True
-                if chunked:
-                    term = self.buf.find(b"\r\n0\r\n\r\n", end)
-                    if term >= 0:
-                        body = bytes(self.buf[end + 4:term])
-                        del self.buf[:term + 7]
-                        return status, body
-                elif len(self.buf) >= end + 4 + clen:
-                    body = bytes(self.buf[end + 4:end + 4 + clen])
-                    del self.buf[:end + 4 + clen]
-                    return status, body
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("PATCH response timed out")
-            data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), left)
-            if not data:
-                raise ConnectionError("PATCH connection closed by server")
-            self.buf += data
+                continue
+            md = obj.get("metadata") or {}
+            name = md.get("name")
+            n = (md.get("labels") or {}).get("n") if name == "bench-0" else None
+            self.changes.append((ev["type"], n, md.get("resourceVersion"), ev["kns"], ev["uns"]))
+        self.events = []                         # the tuples are all this benchmark reads
+        return new
 
 
 async def wait_all_have(watchers: list[Watcher], n_value: str, timeout: float) -> int:
@@ -261,7 +76,7 @@ async def wait_all_have(watchers: list[Watcher], n_value: str, timeout: float) -
             if w.sock is None:
                 continue
             w.parse()
-            if not any(e[1] == n_value for e in w.events):
+            if not any(e[1] == n_value for e in w.changes):
                 missing += 1
         if missing == 0 or time.monotonic() > deadline:
             return missing
@@ -273,7 +88,7 @@ async def wait_quiet(watchers: list[Watcher], quiet: float, timeout: float) -> N
     deadline = time.monotonic() + timeout
     last_total, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
-        total = sum(w.nbytes for w in watchers)
+        total = sum(w.wire_bytes for w in watchers)
         if total != last_total:
             last_total, last_change = total, time.monotonic()
         elif time.monotonic() - last_change >= quiet:
@@ -282,7 +97,6 @@ async def wait_quiet(watchers: list[Watcher], quiet: float, timeout: float) -> N
 
 
 async def run(args, port: int, pid: int | None) -> dict:
-    loop = asyncio.get_running_loop()
     res: dict = {"watchers": args.watchers, "events": args.events, "interval_ms": args.interval_ms}
     if pid:
         res["server_before"] = bl.proc_status(pid)
@@ -296,24 +110,22 @@ async def run(args, port: int, pid: int | None) -> dict:
     rv = lst["metadata"]["resourceVersion"]
     res["list_rv"] = rv
 
-    request = (f"GET /api/v1/namespaces/{args.namespace}/pods?watch=true&resourceVersion={rv} HTTP/1.1\r\n"
-               f"Host: {bl.HOST}:{port}\r\nAccept: application/json\r\n\r\n").encode()
-    watchers = [Watcher(i) for i in range(args.watchers)]
+    watch_path = f"/api/v1/namespaces/{args.namespace}/pods?watch=true&resourceVersion={rv}"
+    watchers = [Watcher(i, watch_path) for i in range(args.watchers)]
     sem = asyncio.Semaphore(200)
     t = time.monotonic()
-    await asyncio.gather(*(open_watcher(w, port, request, sem, loop) for w in watchers))
+    await asyncio.gather(*(es.open_stream(w, port, sem) for w in watchers))
     res["connect_s"] = round(time.monotonic() - t, 3)
     res["connect_errors"] = sum(1 for w in watchers if w.sock is None)
     if res["connect_errors"]:
         res["connect_error_sample"] = next(w.error for w in watchers if w.sock is None)
 
-    patcher = PatchClient(port)
-    await patcher.connect(loop)
+    patcher = await es.Conn(port).connect()
     path = f"/api/v1/namespaces/{args.namespace}/pods/{args.pod}"
 
     # Warm-up change n=0: every stream must deliver it before we measure.
-    patcher.send(path, b'{"metadata":{"labels":{"n":"0"}}}')
-    st, body = await patcher.response(loop)
+    await patcher.send("PATCH", path, b'{"metadata":{"labels":{"n":"0"}}}', MERGE_PATCH)
+    st, body = await patcher.response()
     if st != 200:
         raise RuntimeError(f"warm-up PATCH -> HTTP {st}: {body[:300]!r}")
     t = time.monotonic()
@@ -337,9 +149,9 @@ async def run(args, port: int, pid: int | None) -> dict:
         if slot > now:
             await asyncio.sleep(slot - now)
         body = json.dumps({"metadata": {"labels": {"n": str(i)}}}, separators=(",", ":")).encode()
-        t0 = patcher.send(path, body)
+        t0 = await patcher.send("PATCH", path, body, MERGE_PATCH)
         t0s[str(i)] = t0
-        st, rbody = await patcher.response(loop)
+        st, rbody = await patcher.response()
         patch_ms.append((time.time_ns() - t0) / 1e6)
         if st != 200 and len(patch_errors) < 3:
             patch_errors.append(f"PATCH n={i} -> HTTP {st}: {rbody[:200]!r}")
@@ -372,7 +184,7 @@ async def run(args, port: int, pid: int | None) -> dict:
         other += w.other_lines
         seen: list[str] = []
         last_rv = -1
-        for typ, n, ev_rv, kns, uns in w.events:
+        for typ, n, ev_rv, kns, uns in w.changes:
             type_counts[typ] = type_counts.get(typ, 0) + 1
             if n is None:
                 continue
@@ -430,11 +242,8 @@ async def run(args, port: int, pid: int | None) -> dict:
     res["target_p99_20ms_met"] = bool(last_k) and res["last_watcher_ms"]["p99"] <= 20.0 and lost == 0 and dup == 0
 
     for w in watchers:
-        if w.sock is not None:
-            if not w.closed:
-                loop.remove_reader(w.sock.fileno())
-            w.sock.close()
-    patcher.sock.close()
+        es.close_stream(w)
+    patcher.close()
     return res
 
 
