@@ -8,9 +8,10 @@ public final class PodDigest: Sendable {
     /// What named target ports resolve against. The digest keeps no other part of the pod: the controllers keep
     /// digests for every pod, and the pod's tree is the store's to keep.
     public let containers: PodContainers
-    public let name: String
-    public let namespace: String
-    public let uid: String
+    /// Read off `targetRef`, which holds them anyway.
+    public var name: String { targetRef.name }
+    public var namespace: String { targetRef.namespace }
+    public var uid: String { targetRef.uid }
     public let labels: [String: String]
     /// Not terminal and has an IP.
     public let included: Bool
@@ -40,9 +41,6 @@ public final class PodDigest: Sendable {
     public init(_ pod: JSONObject, labels: [String: String]) {
         containers = PodContainers(pod)
         let meta = pod.metadata
-        name = meta.string("name") ?? ""
-        namespace = meta.string("namespace") ?? ""
-        uid = meta.string("uid") ?? ""
         self.labels = labels
         terminating = meta["deletionTimestamp"].map { !$0.isNull } ?? false
         included = SlicePodRules.shouldBeInEndpoints(pod)
@@ -52,7 +50,8 @@ public final class PodDigest: Sendable {
         nodeName = spec["nodeName"].stringValue ?? ""
         hostname = spec["hostname"].stringValue ?? ""
         subdomain = spec["subdomain"].stringValue ?? ""
-        targetRef = ObjectReference(kind: "Pod", namespace: namespace, name: name, uid: uid)
+        targetRef = ObjectReference(kind: "Pod", namespace: meta.string("namespace") ?? "", name: meta.string("name") ?? "",
+                                    uid: meta.string("uid") ?? "")
         podIPIsIPv6 = IPAddress(sloppy: pod["status"]?["podIP"].stringValue ?? "")?.isIPv4Family == false  // utilnet.IsIPv6String
     }
 }
