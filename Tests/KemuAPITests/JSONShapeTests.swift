@@ -63,6 +63,22 @@ final class JSONShapeTests: XCTestCase {
         XCTAssertEqual(big.count, n, "the original keeps its keys")
     }
 
+    func testKeysThatAreDataGetPrivateShapes() throws {
+        // As a pod's FieldsV1 `f:podIPs`: "." then a key made from the pod's IP (here a first key of this
+        // test's own, so that other tests' shapes do not count).
+        func ipFields(_ i: Int) -> JSONObject { [".fanout-test": [:], "k:{\"ip\":\"10.9.\(i / 256).\(i % 256)\"}": [".": [:], "f:ip": [:]]] }
+        let objects = (0..<(JSONShape.maxTransitions + 50)).map(ipFields)
+        XCTAssertTrue(objects[0].shape.isShared)
+        XCTAssertFalse(try XCTUnwrap(objects.last).shape.isShared, "past the fan-out limit")
+        XCTAssertEqual(objects.last?.keys.count, 2)
+        XCTAssertEqual(objects.last?.keys.first, ".fanout-test")
+        XCTAssertTrue(objects[0]["k:{\"ip\":\"10.9.0.0\"}"]?.objectValue?.shape === objects.last?["k:{\"ip\":\"10.9.1.49\"}"]?.objectValue?.shape,
+                      "the inner objects, alike, still share theirs")
+        // A key seen before the limit still finds its shared shape.
+        let again = ipFields(3)
+        XCTAssertTrue(again.shape === objects[3].shape)
+    }
+
     func testMemoizedFactsGoWithAnyChange() throws {
         var o = try parsed(#"{"metadata":{"name":"p","labels":{"app":"web"}}}"#)
         let plain = o.shape

@@ -27,6 +27,9 @@ public final class JSONShape: Sendable {
     static let maxSharedKeys = 32
     /// At most this many shared shapes are made; beyond it new shapes are private.
     static let sharedLimit = 16_384
+    /// A shape followed by this many different keys sits where keys are data (a FieldsV1 `k:{"ip":…}` of each
+    /// pod, a map's keys): further keys there get private shapes, so that they do not use up `sharedLimit`.
+    static let maxTransitions = 256
     private static let sharedCount = Atomic<Int>(0)
 
     public static let empty = JSONShape(keys: [], shared: true)
@@ -52,7 +55,8 @@ public final class JSONShape: Sendable {
         if let s = recent(slot), s.keys.last == key { return s }
         let s = next.withLock { next in
             if let s = next[key] { return s }
-            guard Self.sharedCount.add(1, ordering: .relaxed).newValue <= Self.sharedLimit else {
+            guard next.count < Self.maxTransitions,
+                  Self.sharedCount.add(1, ordering: .relaxed).newValue <= Self.sharedLimit else {
                 return JSONShape(keys: Self.exactly(keys + [key]), shared: false)
             }
             let s = JSONShape(keys: keys + [key], shared: true)
