@@ -59,7 +59,9 @@ final class JSONShapeTests: XCTestCase {
         var smaller = big
         for i in 0..<n where i % 2 == 1 { smaller["k\(i)"] = nil }
         XCTAssertEqual(smaller.count, n - n / 2)
-        XCTAssertTrue(smaller.shape.isShared, "back within the shared size")
+        XCTAssertEqual(smaller.keys, (0..<n).filter { $0 % 2 == 0 }.map { "k\($0)" })
+        XCTAssertEqual(smaller["k\(n - 2)"], .int(Int64(n - 2)))
+        XCTAssertNil(smaller["k1"])
         XCTAssertEqual(big.count, n, "the original keeps its keys")
     }
 
@@ -77,6 +79,35 @@ final class JSONShapeTests: XCTestCase {
         // A key seen before the limit still finds its shared shape.
         let again = ipFields(3)
         XCTAssertTrue(again.shape === objects[3].shape)
+    }
+
+    /// A map built key by key (as pruning or merging a client's body does) takes linear time: a private shape
+    /// held by one object grows in place, and finds its keys by hashing.
+    func testLargeMapsGrowInPlace() {
+        var map = JSONObject()
+        for i in 0..<50_000 { map["k\(i)"] = .int(Int64(i)) }
+        XCTAssertFalse(map.shape.isShared)
+        XCTAssertEqual(map.count, 50_000)
+        XCTAssertEqual(map["k49999"], .int(49_999))
+        XCTAssertEqual(map.index(of: "k12345"), 12_345)
+        let copy = map
+        map["k0"] = nil
+        XCTAssertFalse(map.shape === copy.shape, "a shape another object holds is copied, not changed")
+        XCTAssertEqual(copy.count, 50_000)
+        XCTAssertEqual(copy["k0"], 0)
+        XCTAssertEqual(map.index(of: "k1"), 0)
+        XCTAssertEqual(map.index(of: "k49999"), 49_998)
+    }
+
+    func testParsingALargeObjectWithDuplicateKeys() throws {
+        let n = 100_000
+        let text = "{" + (0..<n).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k7\":\"last\",\"k99999\":\"end\"}"
+        let o = try parsed(text)
+        XCTAssertEqual(o.count, n, "duplicates are not repeated")
+        XCTAssertEqual(o.keys[7], "k7", "a duplicate keeps the first position")
+        XCTAssertEqual(o["k7"], "last", "and takes the last value, as Go")
+        XCTAssertEqual(o["k99999"], "end")
+        XCTAssertEqual(o["k50000"], 50_000)
     }
 
     func testMemoizedFactsGoWithAnyChange() throws {

@@ -37,7 +37,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
                     if shape.derived != nil { shape = shape.unmemoized }
                 } else {
                     values.remove(at: i)
-                    shape = shape.removing(at: i)
+                    JSONShape.remove(at: i, from: &shape)
                 }
             } else if let v = newValue {
                 appendUnchecked(key, v)
@@ -48,7 +48,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// Appends without checking for an existing key (parser fast path; caller guarantees uniqueness or accepts last-wins later).
     mutating func appendUnchecked(_ key: String, _ value: JSON) {
         values.append(value)
-        shape = shape.appending(key)
+        JSONShape.append(key, to: &shape)
     }
 
     /// An object of these keys and values (as many of each; keys unique).

@@ -25,6 +25,8 @@ public enum JSONParser {
     }
 
     struct Cursor {
+        /// Objects up to this many keys find duplicates by scanning.
+        static let scannedKeys = 32
         let buf: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
         var pos = 0
@@ -97,6 +99,9 @@ public enum JSONParser {
             // Collected first, so that the object's shape is looked up once, not once per key.
             var keys: [String] = []
             var values: [JSON] = []
+            // Duplicate keys are found by scanning `keys`, and, past a few dozen, by hashing: a body of one object
+            // with a hundred thousand keys must not take a hundred thousand scans.
+            var positions: [String: Int]?
             while true {
                 skipWhitespace()
                 guard pos < buf.count else { throw error("unexpected end of JSON input") }
@@ -113,7 +118,18 @@ public enum JSONParser {
                 skipWhitespace()
                 let v = try parseValue(depth: depth + 1)
                 // Duplicate keys: last one wins, as in Go.
-                if let i = keys.firstIndex(of: key) { values[i] = v } else { keys.append(key); values.append(v) }
+                let existing = positions != nil ? positions![key] : keys.firstIndex(of: key)
+                if let i = existing {
+                    values[i] = v
+                } else {
+                    keys.append(key)
+                    values.append(v)
+                    if positions != nil {
+                        positions![key] = keys.count - 1
+                    } else if keys.count > Self.scannedKeys {
+                        positions = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+                    }
+                }
                 skipWhitespace()
                 guard pos < buf.count else { throw error("unexpected end of JSON input") }
                 let c = buf[pos]

@@ -8,9 +8,14 @@ import Synchronization
 /// as hidden classes do in JavaScript engines. Objects with many keys (maps such as annotations) and, once
 /// `sharedLimit` shapes exist, objects with keys never seen before get a private shape, which keeps the
 /// tree small whatever keys clients send.
-public final class JSONShape: Sendable {
-    /// The keys, in order; `JSONObject.values` holds their values at the same positions.
-    let keys: [String]
+public final class JSONShape: @unchecked Sendable {
+    /// The keys, in order; `JSONObject.values` holds their values at the same positions. Never changed on a
+    /// shared shape; a private one is changed in place only while one object holds it (so no other thread can
+    /// be reading it), which keeps building a large map key by key linear.
+    private(set) var keys: [String]
+    /// Positions of the keys of a private shape with more than `maxSharedKeys`, so that lookups in large maps
+    /// are not scans.
+    private var positions: [String: Int]?
     /// Whether the shape is in the tree (immutable, reachable by transitions).
     let isShared: Bool
     /// For a memo shape: the facts memoized for one stored version (see `JSONObject.memoizeLabels`), and
@@ -29,6 +34,7 @@ public final class JSONShape: Sendable {
     static let sharedLimit = 16_384
     /// A shape followed by this many different keys sits where keys are data (a FieldsV1 `k:{"ip":…}` of each
     /// pod, a map's keys): further keys there get private shapes, so that they do not use up `sharedLimit`.
+    /// Not for the empty shape, which every object's first key follows.
     static let maxTransitions = 256
     private static let sharedCount = Atomic<Int>(0)
 
@@ -36,10 +42,42 @@ public final class JSONShape: Sendable {
 
     private init(keys: [String], shared: Bool, derived: JSONObject.Derived? = nil, plain: JSONShape? = nil) {
         self.keys = keys; self.isShared = shared; self.derived = derived; self.plain = plain
+        positions = shared ? nil : plain?.positions ?? Self.positions(of: keys)
+    }
+
+    private static func positions(of keys: [String]) -> [String: Int]? {
+        guard keys.count > maxSharedKeys else { return nil }
+        var p = [String: Int](minimumCapacity: keys.count)
+        for (i, k) in keys.enumerated() where p[k] == nil { p[k] = i }
+        return p
     }
 
     @inline(__always)
-    func index(of key: String) -> Int? { keys.firstIndex(of: key) }
+    func index(of key: String) -> Int? {
+        if !isShared, let positions { return positions[key] }
+        return keys.firstIndex(of: key)
+    }
+
+    /// Appends `key` to the shape held at `shape`: in place when it is private and held only there.
+    static func append(_ key: String, to shape: inout JSONShape) {
+        guard !shape.isShared, shape.plain == nil, isKnownUniquelyReferenced(&shape) else {
+            shape = shape.appending(key)
+            return
+        }
+        shape.keys.append(key)
+        if shape.positions != nil { shape.positions![key] = shape.keys.count - 1 }
+        else { shape.positions = positions(of: shape.keys) }
+    }
+
+    /// Removes the key at `i` from the shape held at `shape`: in place when it is private and held only there.
+    static func remove(at i: Int, from shape: inout JSONShape) {
+        guard !shape.isShared, shape.plain == nil, isKnownUniquelyReferenced(&shape) else {
+            shape = shape.removing(at: i)
+            return
+        }
+        shape.keys.remove(at: i)
+        shape.positions = positions(of: shape.keys)
+    }
 
     /// This shape without its memo.
     var unmemoized: JSONShape { plain ?? self }
@@ -47,7 +85,6 @@ public final class JSONShape: Sendable {
     /// The shape with `key` appended.
     func appending(_ key: String) -> JSONShape {
         if let plain { return plain.appending(key) }
-        // Maps grow key by key: each step copies the keys, which is fine for the few large maps objects have.
         guard isShared, keys.count < Self.maxSharedKeys else {
             return JSONShape(keys: Self.exactly(keys + [key]), shared: false)
         }
@@ -55,7 +92,7 @@ public final class JSONShape: Sendable {
         if let s = recent(slot), s.keys.last == key { return s }
         let s = next.withLock { next in
             if let s = next[key] { return s }
-            guard next.count < Self.maxTransitions,
+            guard next.count < Self.maxTransitions || self === Self.empty,
                   Self.sharedCount.add(1, ordering: .relaxed).newValue <= Self.sharedLimit else {
                 return JSONShape(keys: Self.exactly(keys + [key]), shared: false)
             }
