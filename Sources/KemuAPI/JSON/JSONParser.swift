@@ -25,8 +25,6 @@ public enum JSONParser {
     }
 
     struct Cursor {
-        /// Objects up to this many keys find duplicates by scanning.
-        static let scannedKeys = 32
         let buf: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
         var pos = 0
@@ -99,9 +97,9 @@ public enum JSONParser {
             // Collected first, so that the object's shape is looked up once, not once per key.
             var keys: [String] = []
             var values: [JSON] = []
-            // Duplicate keys are found by scanning `keys`, and, past a few dozen, by hashing: a body of one object
-            // with a hundred thousand keys must not take a hundred thousand scans.
-            var positions: [String: Int]?
+            // Past the size of a shared shape, the object itself: its private shape grows in place and finds
+            // duplicates by hashing, so a body of one object with a hundred thousand keys takes no scans.
+            var large: JSONObject?
             while true {
                 skipWhitespace()
                 guard pos < buf.count else { throw error("unexpected end of JSON input") }
@@ -118,16 +116,16 @@ public enum JSONParser {
                 skipWhitespace()
                 let v = try parseValue(depth: depth + 1)
                 // Duplicate keys: last one wins, as in Go.
-                let existing = positions != nil ? positions![key] : keys.firstIndex(of: key)
-                if let i = existing {
+                if large != nil {
+                    large![key] = v
+                } else if let i = keys.firstIndex(of: key) {
                     values[i] = v
                 } else {
                     keys.append(key)
                     values.append(v)
-                    if positions != nil {
-                        positions![key] = keys.count - 1
-                    } else if keys.count > Self.scannedKeys {
-                        positions = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+                    if keys.count > JSONShape.maxSharedKeys {
+                        large = JSONObject(keys: keys, values: values)
+                        keys = []; values = []
                     }
                 }
                 skipWhitespace()
@@ -135,7 +133,7 @@ public enum JSONParser {
                 let c = buf[pos]
                 pos += 1
                 if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "}") { return .object(JSONObject(keys: keys, values: values)) }
+                if c == UInt8(ascii: "}") { return .object(large ?? JSONObject(keys: keys, values: values)) }
                 pos -= 1
                 throw error("invalid character \(describe(c)) after object key:value pair")
             }

@@ -54,7 +54,7 @@ public final class EndpointSliceMirroringController: Controller, @unchecked Send
                     if ServiceFacts.selector(o.object) == nil { work.add(o.key) }
                 default:
                     if MirroringReconciler.managedByMirroring(o.object), let key = endpointsKey(o.object) {
-                        tracker.withLock { _ = $0.mirrored.insert(key) }
+                        noteMirrored(o.object)
                         work.add(key)
                     }
                 }
